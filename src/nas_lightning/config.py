@@ -1,0 +1,156 @@
+"""Structured config: the schema of every key, its type and allowed values, and cross-field checks.
+
+Hydra merges the YAML groups in ``conf/`` onto these dataclasses, so a wrong type fails at
+composition; ``validate`` then builds the dataclasses, whose ``__post_init__`` checks raise one-line
+``UserInputError``s naming the key and what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from .data.config import DataConfig
+from .errors import UserInputError
+
+STAGES = ("search", "train", "export")
+MODES = ("Memory", "Compute")
+
+
+def _at_least(key: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise UserInputError(f"{key}={value}: must be >= {minimum}")
+
+
+@dataclass
+class PresetConfig:
+    name: str = "custom"
+    layers: int = 5
+    nodes_per_layer: int = 4
+    init_channels: int = 4
+    init_channel_multiplier: int = 3
+    fanout_concat: int = 4
+
+    def __post_init__(self) -> None:
+        _at_least("preset.layers", self.layers, 3)
+        for key in ("nodes_per_layer", "init_channels", "init_channel_multiplier", "fanout_concat"):
+            _at_least(f"preset.{key}", getattr(self, key), 1)
+        if self.fanout_concat > self.nodes_per_layer:
+            raise UserInputError(
+                f"preset.fanout_concat={self.fanout_concat}: must be <= preset.nodes_per_layer={self.nodes_per_layer}"
+            )
+
+
+@dataclass
+class ModeConfig:
+    name: str = "Memory"
+    weight: float = 0.1  # resource penalty weight; the cost is normalised by the largest network's
+
+    def __post_init__(self) -> None:
+        if self.name not in MODES:
+            raise UserInputError(f"mode={self.name}: allowed values are {', '.join(MODES)}")
+        _at_least("mode.weight", self.weight, 0.0)
+
+    @property
+    def metric(self) -> str:
+        """Memory optimises what the MCU stores (BN-folded parameters); Compute optimises MACs."""
+        return "deployed" if self.name == "Memory" else "macs"
+
+
+@dataclass
+class DeviceConfig:
+    name: str = "host"
+    family: str = "host"
+    core: str = "host CPU"
+    clock_mhz: Optional[int] = None
+    flash_kb: Optional[float] = None  # None = unlimited / not stated by TI
+    sram_kb: Optional[float] = None
+    has_npu: bool = False
+    size_hint: str = ""
+
+
+@dataclass
+class SearchConfig:
+    epochs: int = 6
+    unrolled: bool = False
+    w_lr: float = 0.025
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_weight_decay: float = 3e-4
+    alpha_lr: float = 3e-4
+    alpha_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    alpha_weight_decay: float = 1e-3
+    grad_clip: float = 5.0
+    max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
+
+    def __post_init__(self) -> None:
+        _at_least("search.epochs", self.epochs, 1)
+        for key in ("w_lr", "alpha_lr", "grad_clip"):
+            if getattr(self, key) <= 0:
+                raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
+        if self.max_skip is not None:
+            _at_least("search.max_skip", self.max_skip, 0)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    scheduler: str = "cosine"
+
+    def __post_init__(self) -> None:
+        _at_least("train.epochs", self.epochs, 1)
+        if self.optimizer not in ("sgd", "adamw"):
+            raise UserInputError(f"train.optimizer={self.optimizer}: allowed values are sgd, adamw")
+        if self.scheduler not in ("cosine", "none"):
+            raise UserInputError(f"train.scheduler={self.scheduler}: allowed values are cosine, none")
+        if self.lr <= 0:
+            raise UserInputError(f"train.lr={self.lr}: must be > 0")
+
+
+@dataclass
+class ExportConfig:
+    opset: int = 17
+    calibration_batches: int = 8
+    tolerance: float = 1e-4  # max |float ONNX - torch| on logits
+
+    def __post_init__(self) -> None:
+        _at_least("export.calibration_batches", self.calibration_batches, 1)
+
+
+@dataclass
+class RunConfig:
+    preset: PresetConfig = field(default_factory=PresetConfig)
+    mode: ModeConfig = field(default_factory=ModeConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: Any = field(default_factory=dict)  # passed to lightning.Trainer as is
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    seed: int = 0
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    genotype: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.stages or any(s not in STAGES for s in self.stages):
+            raise UserInputError(f"stages={self.stages}: allowed values are non-empty subsets of {list(STAGES)}")
+        if "search" not in self.stages and "train" in self.stages and not self.genotype:
+            raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")
+        if "export" in self.stages and "train" not in self.stages:
+            raise UserInputError("stages: export needs train in the same run (it exports the retrained network)")
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+def validate(cfg: DictConfig) -> RunConfig:
+    """Typed, checked copy of the composed config (raises ``UserInputError``)."""
+    return OmegaConf.to_object(cfg)

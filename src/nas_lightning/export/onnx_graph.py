@@ -1,0 +1,42 @@
+"""Float ONNX in TI's layout: input (N, C, L, 1), (k, 1) Conv/Pool kernels, BN folded by the exporter.
+
+Exported with the TorchScript exporter (``dynamo=False``, explicit opset) from the 2-D twin of the
+trained network in eval mode; the batch axis is the only dynamic one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from ..search_space.network import FixedNet, export_twin
+
+INPUT, OUTPUT = "input", "logits"
+
+
+def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str]) -> FixedNet:
+    """Writes ``path``; returns the 2-D twin that was exported (eval mode)."""
+    twin = export_twin(net)
+    example = torch.zeros(1, net.stem[0].in_channels, net.plans[0].length_in, 1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        torch.onnx.export(
+            twin, (example,), str(path), dynamo=False, opset_version=opset,
+            input_names=[INPUT], output_names=[OUTPUT], dynamic_axes={INPUT: {0: "N"}, OUTPUT: {0: "N"}},
+            do_constant_folding=True,
+        )
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, metadata)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return twin
+
+
+def to_onnx_layout(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, L) training tensors → (N, C, L, 1) float32 arrays for the ONNX graph."""
+    x = x.numpy() if isinstance(x, torch.Tensor) else x
+    return np.ascontiguousarray(x[..., None], dtype=np.float32)

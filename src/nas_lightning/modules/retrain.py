@@ -1,0 +1,67 @@
+"""GenotypeRetrainModule: trains the fixed network of a genotype from scratch, then tests it.
+
+Automatic optimization; the best epoch on validation accuracy is chosen by Lightning's
+ModelCheckpoint (see the pipeline) and restored before testing.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..config import TrainConfig
+from ..search_space.network import FixedNet
+
+
+class GenotypeRetrainModule(L.LightningModule):
+    def __init__(self, net: FixedNet, cfg: TrainConfig, num_classes: int):
+        super().__init__()
+        self.net, self.cfg = net, cfg
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_logits: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self):
+        c = self.cfg
+        if c.optimizer == "sgd":
+            opt = torch.optim.SGD(self.parameters(), c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=True)
+        else:
+            opt = torch.optim.AdamW(self.parameters(), c.lr, weight_decay=c.weight_decay)
+        if c.scheduler == "none":
+            return opt
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c.epochs)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y)
+        self.train_acc(logits.detach(), y)
+        self.log_dict({"train/loss": loss, "train/acc": self.train_acc}, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.net(x)
+        self.val_acc.update(logits, y)
+        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/acc", float(self.val_acc.compute()), prog_bar=True)
+        self.val_acc.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self.test_logits = []
+
+    def test_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.net(x)
+        self.test_logits.append(logits.detach())
+        self.test_acc(logits, y)
+        self.log_dict({"test/loss": F.cross_entropy(logits, y), "test/acc": self.test_acc}, on_epoch=True, batch_size=len(y))

@@ -1,0 +1,113 @@
+"""DARTSSearchModule: bilevel search with manual optimization.
+
+Per batch: an architecture step on a batch of the alpha half (gradients for alphas only, first
+order or unrolled), then a weight step on the weight half (alphas detached, so no alpha gradients
+are computed there). Resource penalties join the alpha step from callbacks through
+``on_before_optimizer_step``. After every validation epoch the genotype is derived; the one with
+the best validation accuracy is kept (not the last: DARTS drifts to skip_connect late).
+"""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..config import SearchConfig
+from ..search_space.genotype import Genotype
+from ..search_space.supernet import SuperNet
+from .architect import unrolled_alpha_grads
+
+
+class DARTSSearchModule(L.LightningModule):
+    def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int):
+        super().__init__()
+        self.automatic_optimization = False
+        self.supernet, self.cfg = supernet, cfg
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.best_val_acc = -1.0
+        self.best_genotype: Genotype | None = None
+        self.best_epoch = -1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.supernet(x)
+
+    def configure_optimizers(self):
+        c = self.cfg
+        w_opt = torch.optim.SGD(
+            self.supernet.weight_parameters(), c.w_lr, momentum=c.w_momentum, weight_decay=c.w_weight_decay
+        )
+        a_opt = torch.optim.Adam(
+            self.supernet.arch_parameters(), c.alpha_lr, betas=tuple(c.alpha_betas), weight_decay=c.alpha_weight_decay
+        )
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=c.epochs, eta_min=c.w_lr_min)
+        return [w_opt, a_opt], [sched]
+
+    def is_alpha_optimizer(self, optimizer) -> bool:
+        params = optimizer.param_groups[0]["params"]
+        return any(params[0] is a for a in self.supernet.arch_parameters())
+
+    def _alpha_step(self, a_opt, weight_batch, alpha_batch) -> torch.Tensor:
+        alphas = self.supernet.arch_parameters()
+        if self.cfg.unrolled:
+            lr = self.optimizers()[0].param_groups[0]["lr"]
+            grads, loss = unrolled_alpha_grads(self.supernet, weight_batch, alpha_batch, lr, self.cfg.w_weight_decay)
+        else:
+            x, y = alpha_batch
+            loss = F.cross_entropy(self.supernet(x), y)
+            grads = torch.autograd.grad(loss, alphas)
+        for a, g in zip(alphas, grads):
+            a.grad = self.trainer.strategy.reduce(g.detach(), reduce_op="mean")
+        a_opt.step()  # resource-penalty callbacks add their gradients just before this step
+        return loss.detach()
+
+    def training_step(self, batch, batch_idx):
+        w_opt, a_opt = self.optimizers()
+        a_opt.zero_grad(set_to_none=True)
+        alpha_loss = self._alpha_step(a_opt, batch["weights"], batch["alphas"])
+
+        x, y = batch["weights"]
+        w_opt.zero_grad(set_to_none=True)
+        logits = self.supernet(x, detach_alphas=True)
+        loss = F.cross_entropy(logits, y)
+        self.manual_backward(loss)
+        self.clip_gradients(w_opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")
+        w_opt.step()
+
+        self.train_acc(logits.detach(), y)
+        self.log_dict(
+            {"search/weight_loss": loss.detach(), "search/alpha_loss": alpha_loss, "search/train_acc": self.train_acc},
+            on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y),
+        )
+
+    def on_train_epoch_end(self) -> None:
+        self.lr_schedulers().step()
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self.supernet(x)
+        self.val_acc.update(logits, y)
+        self.log("search/val_loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
+
+    def on_validation_epoch_end(self) -> None:
+        acc = float(self.val_acc.compute())
+        self.val_acc.reset()
+        self.log("search/val_acc", acc, prog_bar=True)
+        if self.trainer.sanity_checking:
+            return
+        genotype = self.supernet.genotype(self.cfg.max_skip)
+        if acc > self.best_val_acc:
+            self.best_val_acc, self.best_genotype, self.best_epoch = acc, genotype, self.current_epoch
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["best_genotype"] = None if self.best_genotype is None else self.best_genotype.to_json()
+        checkpoint["best_val_acc"], checkpoint["best_epoch"] = self.best_val_acc, self.best_epoch
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        data = checkpoint.get("best_genotype")
+        self.best_genotype = None if data is None else Genotype.from_dict(json.loads(data), "checkpoint")
+        self.best_val_acc, self.best_epoch = checkpoint.get("best_val_acc", -1.0), checkpoint.get("best_epoch", -1)

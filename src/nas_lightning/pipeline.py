@@ -1,0 +1,121 @@
+"""Runs the stages (search → train → export) inside the Hydra run directory and writes report.json.
+
+Each stage reads only what the previous one produced: search writes genotype.json, train reads a
+genotype (from search or ``genotype=<path>``), export works on the network train just tested.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from .callbacks.alpha_monitor import AlphaMonitor
+from .callbacks.export import OnnxExportCallback
+from .callbacks.penalty import ResourcePenalty
+from .config import RunConfig, validate
+from .data.datamodule import TimeSeriesDataModule
+from .errors import UserInputError
+from .modules.retrain import GenotypeRetrainModule
+from .modules.search import DARTSSearchModule
+from .search_space.cost import ExpectedCost, fixed_net_cost
+from .search_space.genotype import Genotype
+from .search_space.layout import MacroSpec
+from .search_space.network import FixedNet
+from .search_space.supernet import SuperNet
+from .summary import print_summary
+
+
+def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list) -> L.Trainer:
+    options = dict(cfg.trainer)
+    options.setdefault("enable_model_summary", False)
+    return L.Trainer(
+        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=callbacks, deterministic=True,
+        logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options,
+    )
+
+
+def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_dir: Path) -> tuple[Genotype, dict]:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes)
+    module = DARTSSearchModule(net, cfg.search, dm.num_classes)
+    cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
+    callbacks = [
+        ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
+        AlphaMonitor(),
+        ModelCheckpoint(dirpath=out_dir / "checkpoints" / "search", save_last=True, save_top_k=0),
+    ]
+    _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks).fit(module, datamodule=dm.with_phase("search"))
+    genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
+        "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
+        "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
+    }})
+    genotype.save(out_dir / "genotype.json")
+    return genotype, {"best_epoch": module.best_epoch, "val_acc": module.best_val_acc}
+
+
+def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genotype: Genotype, out_dir: Path):
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    net = FixedNet(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
+    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes)
+    best = ModelCheckpoint(dirpath=out_dir / "checkpoints" / "train", filename="best", monitor="val/acc", mode="max")
+    callbacks: list = [best]
+    export = None
+    if "export" in cfg.stages:
+        metadata = {"class_names": dm.splits.class_names, "input_layout": "N,C,L,1", "preprocessing": dm.splits.info,
+                    "genotype": genotype.to_json(), "device": cfg.device.name}
+        e = cfg.export
+        export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata)
+        callbacks.append(export)
+    trainer = _trainer(cfg, out_dir, "train", cfg.train.epochs, callbacks)
+    data = dm.with_phase("train")
+    trainer.fit(module, datamodule=data)
+    test = trainer.test(module, datamodule=data, ckpt_path="best", weights_only=True, verbose=False)[0]
+    results = {
+        "best_epoch": int(torch.load(best.best_model_path, weights_only=True, map_location="cpu")["epoch"]),
+        "val_acc": float(best.best_model_score),
+        "test_acc": float(test["test/acc"]),
+        "params_trained": sum(p.numel() for p in net.parameters()),
+    }
+    return results, (export.results if export else {})
+
+
+def run(raw: DictConfig) -> dict:
+    cfg = validate(raw)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    genotype = Genotype.load(cfg.genotype) if "search" not in cfg.stages else None
+    spec = MacroSpec.from_config(cfg.preset.__dict__)
+    started = time.perf_counter()
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    report: dict = {
+        "seed": cfg.seed, "preset": cfg.preset.name, "mode": cfg.mode.name, "device": cfg.device.name,
+        "data": {"classes": dm.splits.class_names, "channels": dm.num_channels, "length": dm.input_length,
+                 "train": len(dm.splits.y_train), "val": len(dm.splits.y_val), "test": len(dm.splits.y_test),
+                 **dm.splits.info},
+        "seconds": {"data": round(time.perf_counter() - started, 2)},
+    }
+    if "search" in cfg.stages:
+        t = time.perf_counter()
+        genotype, report["search"] = search_stage(cfg, dm, spec, out_dir)
+        report["seconds"]["search"] = round(time.perf_counter() - t, 2)
+    report["genotype"] = json.loads(genotype.to_json())
+    cost = fixed_net_cost(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
+    report["model"] = {"params_trained": cost.params, "params_deployed": cost.deployed, "macs": cost.macs}
+    if "train" in cfg.stages:
+        t = time.perf_counter()
+        report["train"], exported = train_stage(cfg, dm, spec, genotype, out_dir)
+        report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
+        if exported:
+            report["export"] = exported
+    report["seconds"]["total"] = round(time.perf_counter() - started, 2)
+    report["config"] = OmegaConf.to_container(raw, resolve=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_summary(report, out_dir)
+    return report

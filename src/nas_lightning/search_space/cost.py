@@ -1,0 +1,111 @@
+"""Cost model: parameters and MACs per op at its place in the network (its channels and length).
+
+``params`` counts trained tensors (BN scale and shift included); ``deployed`` counts the graph after
+BN is folded into the preceding conv (weights + one bias per output channel), which is what the
+MCU stores. MACs count Conv and Linear multiply-accumulates at each op's real output length;
+pools, BN (folded) and additions count none. ``ExpectedCost`` is the differentiable version over
+softmax(alpha) used by the resource penalty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .genotype import CELL_TYPES, Genotype
+from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .network import live_nodes
+from .ops import OPS, PRIMITIVES, out_length
+
+METRICS = ("params", "deployed", "macs")
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int = 0
+    deployed: int = 0
+    macs: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.params + other.params, self.deployed + other.deployed, self.macs + other.macs)
+
+    def get(self, metric: str) -> int:
+        return getattr(self, metric)
+
+
+def conv_bn_cost(c_in: int, c_out: int, k: int, length_out: int) -> Cost:
+    weights = c_in * c_out * k
+    return Cost(weights + 2 * c_out, weights + c_out, weights * length_out)
+
+
+def op_cost(name: str, channels: int, stride: int, length_in: int) -> Cost:
+    spec = OPS[name]
+    length_out = out_length(length_in, stride)
+    if spec.kind == "conv":
+        return conv_bn_cost(channels, channels, spec.kernel, length_out)
+    if spec.kind == "skip" and stride > 1:
+        return conv_bn_cost(channels, channels, 1, length_out)
+    return Cost()
+
+
+def fixed_parts_cost(spec: MacroSpec, in_channels: int, length: int, num_classes: int, concat_sizes=None) -> Cost:
+    """Stem, cell preprocessing convs and classifier: present whatever the cells choose."""
+    total = conv_bn_cost(in_channels, stem_channels(spec), 3, length)
+    plans = plan_cells(spec, length, concat_sizes)
+    for p in plans:
+        total += conv_bn_cost(p.c_in, p.c, 1, p.length_in)
+    c_last = plans[-1].c_out
+    return total + Cost(c_last * num_classes + num_classes, c_last * num_classes + num_classes, c_last * num_classes)
+
+
+def fixed_net_cost(genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int) -> Cost:
+    sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
+    total = fixed_parts_cost(spec, in_channels, length, num_classes, sizes)
+    for p in plan_cells(spec, length, sizes):
+        nodes, concat = genotype.cell("reduce" if p.reduction else "normal")
+        for k in live_nodes(nodes, concat):
+            op, src = nodes[k - 1]
+            total += op_cost(op, p.c, edge_stride(p.reduction, src), p.length_in if src == 0 else p.length_out)
+    return total
+
+
+class ExpectedCost:
+    """Differentiable expected cost of the network the supernet would derive.
+
+    Each node of the derived network keeps one input and one non-``none`` op, so an edge's cost is
+    its op costs weighted by softmax over the non-``none`` alphas, and a node's cost is the mean over
+    its candidate inputs. Penalising ``none`` would be pointless: derivation never picks it.
+    """
+
+    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
+        edges = edge_list(spec.nodes_per_layer)
+        base = fixed_parts_cost(spec, in_channels, length, num_classes)
+        self.constant = {m: float(base.get(m)) for m in METRICS}
+        self.tables: dict[str, dict[str, torch.Tensor]] = {m: {} for m in METRICS}
+        assert PRIMITIVES[0] == "none", "the tables skip column 0"
+        ops = PRIMITIVES[1:]
+        for cell_type in CELL_TYPES:
+            table = torch.zeros(len(METRICS), len(edges), len(ops), dtype=torch.float64)
+            for p in plan_cells(spec, length):
+                if p.reduction != (cell_type == "reduce"):
+                    continue
+                for row, (src, node) in enumerate(edges):
+                    stride, l_in = edge_stride(p.reduction, src), p.length_in if src == 0 else p.length_out
+                    for col, op in enumerate(ops):
+                        cost = op_cost(op, p.c, stride, l_in)
+                        for i, m in enumerate(METRICS):
+                            table[i, row, col] += cost.get(m) / node
+            for i, m in enumerate(METRICS):
+                self.tables[m][cell_type] = table[i].float()
+
+    def __call__(self, alphas: dict[str, torch.Tensor], metric: str) -> torch.Tensor:
+        total = next(iter(alphas.values())).new_tensor(self.constant[metric])
+        for cell_type, alpha in alphas.items():
+            probs = torch.softmax(alpha[:, 1:], dim=-1)
+            total = total + (probs * self.tables[metric][cell_type].to(alpha.device)).sum()
+        return total
+
+    def maximum(self, metric: str) -> float:
+        """Cost when every node takes its most expensive op: the penalty's normaliser."""
+        return self.constant[metric] + sum(t.max(-1).values.sum().item() for t in self.tables[metric].values())

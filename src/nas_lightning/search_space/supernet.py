@@ -1,0 +1,124 @@
+"""The DARTS supernet: every edge carries every primitive, mixed by softmax(alpha).
+
+Speed (the search step is the hot path): all edges leaving one state share its input, so per
+source state we run ONE convolution producing every conv op of every outgoing edge (kernels 3
+and 5 are zero-masked inside a 7-wide kernel; BN is per channel, so one non-affine BN over the
+stacked channels equals one BN per op), and the parameter-free pools (with their non-affine BN)
+once, shared by all outgoing edges. The ``none`` op contributes zero and is never computed.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .derive import derive_genotype
+from .genotype import CELL_TYPES, Genotype
+from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .ops import OPS, POOL_KINDS, PRIMITIVES, batch_norm, conv_bn, pool
+
+CONV_OPS = [name for name in PRIMITIVES if OPS[name].kind == "conv"]
+POOL_OPS = [name for name in PRIMITIVES if OPS[name].kind in POOL_KINDS]
+SKIP_OP = next(name for name in PRIMITIVES if OPS[name].kind == "skip")
+MAX_KERNEL = max(OPS[name].kernel for name in CONV_OPS)
+_INDEX = {name: i for i, name in enumerate(PRIMITIVES)}
+
+
+class SourceOps(nn.Module):
+    """All ops on the edges leaving one state, towards ``n_dest`` later nodes."""
+
+    def __init__(self, channels: int, n_dest: int, stride: int):
+        super().__init__()
+        self.n_dest, self.channels, self.stride = n_dest, channels, stride
+        n_conv = len(CONV_OPS)
+        self.conv = nn.Conv1d(channels, n_dest * n_conv * channels, MAX_KERNEL, stride, MAX_KERNEL // 2, bias=False)
+        mask = torch.zeros(n_dest, n_conv, channels, 1, MAX_KERNEL)
+        for k, name in enumerate(CONV_OPS):
+            half = OPS[name].kernel // 2
+            mask[:, k, ..., MAX_KERNEL // 2 - half : MAX_KERNEL // 2 + half + 1] = 1
+        self.register_buffer("mask", mask.reshape(-1, 1, MAX_KERNEL), persistent=False)
+        self.conv_bn = batch_norm(n_dest * n_conv * channels, affine=False)
+        self.pools = nn.ModuleList(pool(OPS[name].kind, OPS[name].kernel, stride) for name in POOL_OPS)
+        self.pool_bn = batch_norm(len(POOL_OPS) * channels, affine=False)
+        # A strided skip is a 1x1 conv + BN per edge; a unit-stride skip is the shared identity.
+        self.skip = None if stride == 1 else conv_bn(channels, n_dest * channels, 1, stride, relu=False, affine=False)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``weights``: (n_dest, len(PRIMITIVES)) op weights; returns (N, n_dest, C, L')."""
+        n, c = x.shape[0], self.channels
+        w = self.conv.weight * self.mask
+        convs = F.relu(self.conv_bn(F.conv1d(x, w, None, self.stride, MAX_KERNEL // 2)))
+        convs = convs.view(n, self.n_dest, len(CONV_OPS), c, -1)
+        w_conv = weights[:, [_INDEX[o] for o in CONV_OPS]]
+        out = (convs * w_conv[None, :, :, None, None]).sum(2)
+        pooled = self.pool_bn(torch.cat([p(x) for p in self.pools], 1)).view(n, len(POOL_OPS), c, -1)
+        w_pool = weights[:, [_INDEX[o] for o in POOL_OPS]]
+        out = out + torch.einsum("npcl,dp->ndcl", pooled, w_pool)
+        w_skip = weights[:, _INDEX[SKIP_OP], None, None]
+        skip = x.unsqueeze(1) if self.skip is None else self.skip(x).view(n, self.n_dest, c, -1)
+        return out + skip * w_skip
+
+
+class SearchCell(nn.Module):
+    def __init__(self, c_in: int, c: int, nodes: int, reduction: bool, fanout: int):
+        super().__init__()
+        self.nodes, self.fanout, self.reduction = nodes, fanout, reduction
+        self.preprocess = conv_bn(c_in, c, 1, affine=False)
+        self.sources = nn.ModuleList(
+            SourceOps(c, nodes - src, edge_stride(reduction, src)) for src in range(nodes)
+        )
+        edges = edge_list(nodes)
+        # rows of the alpha matrix for the edges leaving each source, in destination order
+        self.rows = [[edges.index((src, d)) for d in range(src + 1, nodes + 1)] for src in range(nodes)]
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        states = [self.preprocess(x)]
+        pending: list[torch.Tensor | None] = [None] * self.nodes
+        for src, ops in enumerate(self.sources):
+            contrib = ops(states[src], weights[self.rows[src]])
+            for d in range(contrib.shape[1]):
+                node = src + d  # index into pending: node number src + d + 1
+                pending[node] = contrib[:, d] if pending[node] is None else pending[node] + contrib[:, d]
+            states.append(pending[src])
+        return torch.cat(states[-self.fanout :], dim=1)
+
+
+class SuperNet(nn.Module):
+    """Stem → cells → global average pool → linear. Alphas are registered parameters."""
+
+    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
+        super().__init__()
+        self.spec = spec
+        self.stem = conv_bn(in_channels, stem_channels(spec), 3, relu=False)
+        self.plans = plan_cells(spec, length)
+        self.cells = nn.ModuleList(
+            SearchCell(p.c_in, p.c, spec.nodes_per_layer, p.reduction, spec.fanout_concat) for p in self.plans
+        )
+        self.classifier = nn.Linear(self.plans[-1].c_out, num_classes)
+        n_edges = len(edge_list(spec.nodes_per_layer))
+        self.alphas_normal = nn.Parameter(1e-3 * torch.randn(n_edges, len(PRIMITIVES)))
+        self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(n_edges, len(PRIMITIVES)))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alphas_normal, self.alphas_reduce]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        alphas = {id(a) for a in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in alphas]
+
+    def alpha(self, cell_type: str) -> nn.Parameter:
+        return self.alphas_reduce if cell_type == "reduce" else self.alphas_normal
+
+    def forward(self, x: torch.Tensor, detach_alphas: bool = False) -> torch.Tensor:
+        probs = {t: F.softmax(self.alpha(t), dim=-1) for t in CELL_TYPES}
+        if detach_alphas:
+            probs = {t: p.detach() for t, p in probs.items()}
+        s = self.stem(x)
+        for cell in self.cells:
+            s = cell(s, probs["reduce" if cell.reduction else "normal"])
+        return self.classifier(s.mean(-1))
+
+    def genotype(self, max_skip: int | None = None) -> Genotype:
+        alphas = {t: self.alpha(t).detach() for t in CELL_TYPES}
+        return derive_genotype(alphas, self.spec.fanout_concat, max_skip)

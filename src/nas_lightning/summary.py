@@ -1,0 +1,33 @@
+"""The few lines a user reads at the end of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def print_summary(report: dict, out_dir: Path) -> None:
+    model, lines = report["model"], []
+    lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']} seed={report['seed']}")
+    if "search" in report:
+        lines.append(f"  search: best epoch {report['search']['best_epoch']}, supernet val acc {_pct(report['search']['val_acc'])}")
+    lines.append(
+        f"  model: {model['params_deployed']:,} params deployed (BN folded; {model['params_trained']:,} trained), "
+        f"{model['macs']:,} MACs"
+    )
+    if "train" in report:
+        t = report["train"]
+        lines.append(f"  retrain: val acc {_pct(t['val_acc'])} (epoch {t['best_epoch']}), test acc {_pct(t['test_acc'])}")
+    if "export" in report:
+        e = report["export"]
+        lines.append(
+            f"  onnx: test acc float {_pct(e['test_acc_onnx_float'])}, int8 {_pct(e['test_acc_onnx_int8'])}; "
+            f"model_int8.onnx {e['model_int8_onnx_bytes'] / 1024:.1f} KB"
+        )
+    seconds = report["seconds"]
+    lines.append(f"  time: {seconds['total']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in seconds.items() if k != 'total')})")
+    lines.append(f"  run directory: {out_dir}")
+    print("\n".join(lines), flush=True)

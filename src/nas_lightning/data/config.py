@@ -1,4 +1,8 @@
-"""Schema of the ``data`` config group (all sources share it; each reads the keys it needs)."""
+"""Schema of the ``data`` config group (all sources share it; each reads the keys it needs).
+
+``frame_size: null`` means "automatic": the whole recording for raw features (every recording must
+then have the same length, as aeon series do), or ``fft_size × frames`` for an FFT preset.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,44 @@ from typing import Optional
 from ..errors import UserInputError
 
 SOURCES = ("synthetic", "folder", "aeon")
+SPLIT_TYPES = ("amongst_files", "within_files")
+
+
+@dataclass
+class CustomFeatures:
+    """Fields of ``data.features=custom`` (see data/features.py for the recipe)."""
+
+    fft_size: int = 256  # samples per FFT frame
+    bins: int = 16  # features per frame after binning the positive half-spectrum
+    frames: int = 8  # consecutive frames concatenated into one network input
+    log_db: bool = True  # 20*log10(magnitude) instead of the magnitude
+    dc_remove: bool = True  # drop FFT bin 0 (the mean) before binning
+    hann: bool = False  # Hann window on each frame before the FFT
+
+    def check(self) -> None:
+        for key in ("fft_size", "bins", "frames"):
+            if getattr(self, key) < 1:
+                raise UserInputError(f"data.custom.{key}={getattr(self, key)}: must be >= 1")
+        half = self.fft_size // 2
+        if self.fft_size < 8 or self.fft_size % 2 or self.bins > half or half % self.bins:
+            raise UserInputError(
+                f"data.custom: fft_size={self.fft_size} must be even and >= 8, and bins={self.bins} must divide "
+                f"fft_size/2={half}"
+            )
 
 
 @dataclass
 class DataConfig:
     source: str = "synthetic"
     path: Optional[str] = None  # folder / zip (source=folder) or .ts file (source=aeon)
-    name: Optional[str] = None  # aeon dataset name, e.g. BasicMotions
-    frame_size: int = 256  # samples per window
-    stride: Optional[int] = None  # window stride; None = frame_size (no overlap)
-    variables: Optional[int] = None  # channels used; None = all
+    name: Optional[str] = None  # aeon dataset name shipped inside the aeon package, e.g. BasicMotions
+    frame_size: Optional[int] = None  # samples per window; null = automatic (see module docstring)
+    stride: Optional[int] = None  # window stride; null = window length (no overlap)
+    variables: Optional[int] = None  # channels used (the first ones); null = all
     split_type: str = "amongst_files"
     split_factor: list[float] = field(default_factory=lambda: [0.6, 0.3, 0.1])
-    features: str = "raw"
+    features: str = "raw"  # raw, custom, or a TI preset name (data/features.py)
+    custom: CustomFeatures = field(default_factory=CustomFeatures)
     batch_size: int = 64
     # synthetic source only
     num_classes: int = 4
@@ -28,13 +57,35 @@ class DataConfig:
     noise: float = 0.5
 
     def __post_init__(self) -> None:
+        from .features import PRESETS  # features imports this module
+
         if self.source not in SOURCES:
             raise UserInputError(f"data.source={self.source}: allowed values are {', '.join(SOURCES)}")
         if self.batch_size < 1:
             raise UserInputError(f"data.batch_size={self.batch_size}: must be >= 1")
-        if self.frame_size < 8:
-            raise UserInputError(f"data.frame_size={self.frame_size}: must be >= 8")
+        if self.frame_size is not None and self.frame_size < 8:
+            raise UserInputError(f"data.frame_size={self.frame_size}: must be >= 8 or null (whole recording)")
+        if self.stride is not None and self.stride < 1:
+            raise UserInputError(f"data.stride={self.stride}: must be >= 1 or null (= window length)")
+        if self.variables is not None and self.variables < 1:
+            raise UserInputError(f"data.variables={self.variables}: must be >= 1 or null (all columns)")
+        if self.split_type not in SPLIT_TYPES:
+            raise UserInputError(f"data.split_type={self.split_type}: allowed values are {', '.join(SPLIT_TYPES)}")
         if len(self.split_factor) != 3 or any(f < 0 for f in self.split_factor) or abs(sum(self.split_factor) - 1) > 1e-6:
             raise UserInputError(f"data.split_factor={list(self.split_factor)}: need three non-negative shares summing to 1")
+        if self.split_factor[0] <= 0 or self.split_factor[1] <= 0:
+            raise UserInputError(f"data.split_factor={list(self.split_factor)}: train and val shares must be > 0")
+        allowed = ("raw", "custom", *PRESETS)
+        if self.features not in allowed:
+            raise UserInputError(f"data.features={self.features}: allowed values are {', '.join(allowed)}")
+        if self.features == "custom":
+            self.custom.check()
         if self.source == "synthetic" and (self.num_classes < 2 or self.samples_per_class < 10):
             raise UserInputError("data.num_classes must be >= 2 and data.samples_per_class >= 10 for synthetic data")
+        if self.source == "folder" and not self.path:
+            raise UserInputError("data.path: required for data=folder (a folder or .zip holding classes/<label>/...)")
+        if self.source == "aeon" and bool(self.name) == bool(self.path):
+            raise UserInputError(
+                "data.name / data.path: data=aeon needs exactly one: a dataset shipped with aeon (data.name=BasicMotions) "
+                "or a .ts file (data.path=...)"
+            )

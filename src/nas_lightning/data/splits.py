@@ -32,6 +32,19 @@ def stratified_split(y: np.ndarray, shares: list[float], seed: int) -> list[np.n
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
 
 
+def carve(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (kept, carved) with ``share`` of each class carved out, fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    kept: list[int] = []
+    carved: list[int] = []
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n = int(round(share * len(idx)))
+        carved.extend(idx[:n].tolist())
+        kept.extend(idx[n:].tolist())
+    return np.sort(np.asarray(kept, dtype=np.int64)), np.sort(np.asarray(carved, dtype=np.int64))
+
+
 def normalise(splits: DataSplits) -> DataSplits:
     """Per-channel standardisation with statistics of the training split only."""
     mean = splits.x_train.mean(axis=(0, 2), keepdims=True)

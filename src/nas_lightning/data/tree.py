@@ -1,0 +1,43 @@
+"""Read-only view of a dataset given as a folder or a .zip (never extracted, so no path escapes it)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from ..errors import UserInputError
+
+
+class DatasetTree:
+    """Relative POSIX paths of every file under the dataset root, and their bytes."""
+
+    def __init__(self, path: str):
+        self.root = Path(path).expanduser()
+        if not self.root.exists():
+            raise UserInputError(f"data.path={path}: no such file or folder")
+        self._zip: zipfile.ZipFile | None = None
+        if self.root.is_file():
+            if not zipfile.is_zipfile(self.root):
+                raise UserInputError(f"data.path={path}: a file that is not a .zip; give the dataset folder or a zip of it")
+            self._zip = zipfile.ZipFile(self.root)
+            self.files = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
+        else:
+            self.files = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+        self._set = set(self.files)
+
+    def has(self, rel: str) -> bool:
+        return rel in self._set
+
+    def has_dir(self, rel: str) -> bool:
+        return any(f.startswith(rel.rstrip("/") + "/") for f in self.files)
+
+    def read(self, rel: str) -> bytes:
+        return self._zip.read(rel) if self._zip else (self.root / rel).read_bytes()
+
+    def label(self, rel: str) -> str:
+        """Shown in messages: the file as the user knows it."""
+        return f"{self.root}!{rel}" if self._zip else str(self.root / rel)
+
+    def under(self, folder: str) -> list[PurePosixPath]:
+        prefix = folder.rstrip("/") + "/"
+        return [PurePosixPath(f[len(prefix):]) for f in self.files if f.startswith(prefix)]

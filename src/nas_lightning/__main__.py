@@ -7,22 +7,28 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from .config import register
+from .config import check_group_choices, register, validate
 from .errors import UserInputError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> dict | None:
-    from .pipeline import run  # heavy imports only once the config composed
-
     try:
-        return run(cfg)
+        checked = validate(cfg)  # before the heavy imports, so a typo fails in a blink
+        from .pipeline import run
+
+        return run(checked, cfg)
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
 
 def main() -> None:
+    try:
+        check_group_choices([a for a in sys.argv[1:] if not a.startswith("-")])
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     register()
     _hydra_main()
 

@@ -8,9 +8,11 @@ composition; ``validate`` then builds the dataclasses, whose ``__post_init__`` c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from .data.config import DataConfig
@@ -145,6 +147,35 @@ class RunConfig:
             raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")
         if "export" in self.stages and "train" not in self.stages:
             raise UserInputError("stages: export needs train in the same run (it exports the retrained network)")
+        if self.genotype and "search" not in self.stages:
+            from .search_space.genotype import Genotype  # torch import: only when a file is given
+
+            Genotype.load(self.genotype)
+
+
+CONF_DIR = Path(__file__).parent / "conf"
+GROUPS = ("preset", "mode", "device", "data", "trainer")
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def check_group_choices(overrides: list[str]) -> None:
+    """Unknown ``preset=…``/``mode=…``/``device=…`` etc. as one line listing what is allowed
+    (Hydra's own message spans a dozen lines of search paths)."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        return  # malformed overrides: Hydra reports them itself
+    for o in parsed:
+        if o.key_or_group not in GROUPS:
+            continue
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+        allowed = group_options(o.key_or_group)
+        for value in values:
+            if value not in allowed:
+                raise UserInputError(f"{o.key_or_group}={value}: unknown; allowed: {', '.join(allowed)}")
 
 
 def register() -> None:

@@ -7,7 +7,9 @@ genotype (from search or ``genotype=<path>``), export works on the network train
 from __future__ import annotations
 
 import json
+import logging
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -20,9 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from .callbacks.alpha_monitor import AlphaMonitor
 from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
-from .config import RunConfig, validate
+from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
-from .errors import UserInputError
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
 from .search_space.cost import ExpectedCost, fixed_net_cost
@@ -87,8 +88,16 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     return results, (export.results if export else {})
 
 
-def run(raw: DictConfig) -> dict:
-    cfg = validate(raw)
+def _quiet_lightning() -> None:
+    """Start-up banners ('GPU available: False', tips, shape inference) are noise in a CLI run."""
+    for name in ("lightning.pytorch", "onnxruntime"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def run(cfg: RunConfig, raw: DictConfig) -> dict:
+    """``cfg`` is the validated form of ``raw`` (which goes into report.json as composed)."""
+    _quiet_lightning()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     genotype = Genotype.load(cfg.genotype) if "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset.__dict__)

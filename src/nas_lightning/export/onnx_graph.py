@@ -23,7 +23,7 @@ def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str]
     twin = export_twin(net)
     example = torch.zeros(1, net.stem[0].in_channels, net.plans[0].length_in, 1)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(
             twin, (example,), str(path), dynamo=False, opset_version=opset,
             input_names=[INPUT], output_names=[OUTPUT], dynamic_axes={INPUT: {0: "N"}, OUTPUT: {0: "N"}},

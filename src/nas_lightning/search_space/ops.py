@@ -44,7 +44,9 @@ def conv(c_in: int, c_out: int, k: int, stride: int = 1, dims: int = 1, bias: bo
 
 
 def batch_norm(c: int, dims: int = 1, affine: bool = True) -> nn.Module:
-    return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(c, affine=affine)
+    """``affine=False`` is the search-time BN: no scale/shift and always batch statistics, because
+    running averages lag far behind weights that change every step and make validation noise."""
+    return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(c, affine=affine, track_running_stats=affine)
 
 
 def pool(kind: str, k: int, stride: int, dims: int = 1) -> nn.Module:

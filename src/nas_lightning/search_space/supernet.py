@@ -90,7 +90,7 @@ class SuperNet(nn.Module):
     def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
         super().__init__()
         self.spec = spec
-        self.stem = conv_bn(in_channels, stem_channels(spec), 3, relu=False)
+        self.stem = conv_bn(in_channels, stem_channels(spec), 3, relu=False, affine=False)
         self.plans = plan_cells(spec, length)
         self.cells = nn.ModuleList(
             SearchCell(p.c_in, p.c, spec.nodes_per_layer, p.reduction, spec.fanout_concat) for p in self.plans

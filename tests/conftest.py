@@ -1,0 +1,44 @@
+"""Shared helpers: compose the real Hydra config, and run the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from nas_lightning.config import CONF_DIR, register, validate
+
+register()
+TINY = ["preset=s", "search.epochs=1", "train.epochs=1", "data.samples_per_class=40"]
+
+
+def compose_run_config(overrides: list[str]):
+    """The validated RunConfig the CLI would see for these overrides."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return validate(compose(config_name="config", overrides=overrides))
+
+
+def run_cli(args: list[str], run_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "nas_lightning", *args, f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+def read_report(run_dir: Path) -> dict:
+    return json.loads((run_dir / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One complete tiny CLI run (search, train, export) shared by several tests."""
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    result = run_cli([*TINY, "mode=Compute"], run_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir

@@ -1,0 +1,73 @@
+"""The command line as a user meets it: bad input refused in one line before any work, and the
+stage combinations of the issue (search only, train+export from a genotype file, unrolled)."""
+
+import json
+
+import pytest
+
+from conftest import TINY, read_report, run_cli
+
+BAD = [
+    (["preset=zz"], "preset=zz: unknown; allowed: custom, l, m, s, xl, xxl"),
+    (["mode=Speed"], "mode=Speed: unknown; allowed: Compute, Memory"),
+    (["device=ESP32"], "device=ESP32: unknown; allowed:"),
+    (["preset=custom", "preset.layers=2"], "preset.layers=2: must be >= 3"),
+    (["preset=custom", "preset.fanout_concat=5"], "preset.fanout_concat=5: must be <= preset.nodes_per_layer=4"),
+    (["search.epochs=0"], "search.epochs=0: must be >= 1"),
+    (["train.epochs=0"], "train.epochs=0: must be >= 1"),
+    (["stages=[train,export]"], "genotype: a path to genotype.json is required"),
+    (["stages=[train,export]", "genotype=/no/such/genotype.json"], "genotype=/no/such/genotype.json: file not found"),
+    (["stages=[deploy]"], "stages=['deploy']: allowed values"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_bad_input_is_one_clear_line(tmp_path, args, message):
+    run_dir = tmp_path / "run"
+    result = run_cli(args, run_dir)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not (run_dir / "report.json").exists()
+
+
+def test_invalid_genotype_file_is_refused(tmp_path):
+    bad = tmp_path / "g.json"
+    bad.write_text(json.dumps({"normal": [["conv_11x1", 0]], "reduce": [["skip_connect", 0]],
+                               "normal_concat": [1], "reduce_concat": [1]}))
+    result = run_cli(["stages=[train,export]", f"genotype={bad}"], tmp_path / "run")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unknown op 'conv_11x1'" in result.stderr
+
+
+def test_previous_run_is_not_overwritten_by_a_bad_one(tiny_run):
+    before = (tiny_run / "report.json").read_bytes()
+    result = run_cli(["preset.layers=1"], tiny_run)
+    assert result.returncode == 2
+    assert (tiny_run / "report.json").read_bytes() == before
+
+
+def test_train_and_export_from_a_genotype_file(tiny_run, tmp_path):
+    run_dir = tmp_path / "retrain"
+    result = run_cli([*TINY, "stages=[train,export]", f"genotype={tiny_run / 'genotype.json'}"], run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = read_report(run_dir)
+    assert "search" not in report and report["genotype"] == read_report(tiny_run)["genotype"]
+    assert (run_dir / "model_int8.onnx").is_file() and not (run_dir / "genotype.json").exists()
+    assert "run directory:" in result.stdout
+
+
+def test_search_only(tmp_path):
+    result = run_cli([*TINY, "stages=[search]"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "genotype.json").is_file() and not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [[], ["search.unrolled=true"]], ids=["first_order", "unrolled"])
+def test_issue_command_line(tmp_path, extra):
+    args = ["preset=s", "mode=Compute", "device=F28P55", "search.epochs=2", "train.epochs=2", *extra]
+    result = run_cli(args, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_report(tmp_path)["device"] == "F28P55"

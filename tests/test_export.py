@@ -1,0 +1,81 @@
+"""ONNX export: float graph equals torch, int8 graph is QDQ and runs on (1, C, L, 1), and the
+counts in report.json equal counts read independently from model.onnx."""
+
+import random
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from nas_lightning.export.graph_stats import conv_gemm_macs, run_onnx, stored_parameters
+from nas_lightning.export.onnx_graph import export_float, to_onnx_layout
+from nas_lightning.export.quantize import quantize_int8
+from nas_lightning.search_space.cost import fixed_net_cost
+from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.network import FixedNet
+
+from conftest import read_report
+from test_cost import random_genotype
+
+
+@pytest.fixture
+def trained_like_net():
+    torch.manual_seed(0)
+    spec = MacroSpec(4, 4, 2, 3, 3)
+    net = FixedNet(random_genotype(4, 3, random.Random(3)), spec, in_channels=2, length=50, num_classes=4)
+    for m in net.modules():  # BN statistics far from identity, so folding mistakes show
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    return net.eval(), spec
+
+
+def test_float_onnx_equals_torch_and_counts_match(tmp_path, trained_like_net):
+    net, spec = trained_like_net
+    export_float(net, tmp_path / "m.onnx", 17, {"k": "v"})
+    x = torch.randn(7, 2, 50)
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = run_onnx(tmp_path / "m.onnx", to_onnx_layout(x))
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    assert [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == ["N", 2, 50, 1]
+    assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)  # folded
+    cost = fixed_net_cost(net.genotype, spec, 2, 50, 4)
+    assert stored_parameters(model) == cost.deployed
+    assert conv_gemm_macs(model) == cost.macs
+    assert {p.key: p.value for p in model.metadata_props}["k"] == "v"
+
+
+def test_int8_is_qdq_and_close_to_float(tmp_path, trained_like_net):
+    net, _ = trained_like_net
+    export_float(net, tmp_path / "m.onnx", 17, {})
+    calib = [to_onnx_layout(torch.randn(16, 2, 50)) for _ in range(4)]
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", calib, {})
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    x = to_onnx_layout(torch.randn(32, 2, 50))
+    f, q = run_onnx(tmp_path / "m.onnx", x), run_onnx(tmp_path / "q.onnx", x)
+    assert np.abs(f - q).max() < 0.1 * np.abs(f).max()  # int8 noise, not a different model
+
+
+def test_cli_run_artifacts(tiny_run):
+    for name in ("genotype.json", "model.onnx", "model_int8.onnx", "report.json"):
+        assert (tiny_run / name).is_file(), name
+    report = read_report(tiny_run)
+    graph = onnx.load(str(tiny_run / "model.onnx"))
+    assert report["model"]["params_deployed"] == stored_parameters(graph) == report["export"]["onnx_params"]
+    assert report["model"]["macs"] == conv_gemm_macs(graph)
+    assert report["model"]["params_trained"] == report["train"]["params_trained"]
+    c, length = report["data"]["channels"], report["data"]["length"]
+    single = np.zeros((1, c, length, 1), dtype=np.float32)
+    assert run_onnx(tiny_run / "model_int8.onnx", single).shape == (1, len(report["data"]["classes"]))
+    assert report["export"]["float_onnx_max_abs_diff"] <= 1e-4
+    for key in ("test_acc_onnx_float", "test_acc_onnx_int8"):
+        assert 0.0 <= report["export"][key] <= 1.0
+    assert report["seed"] == 0 and report["config"]["mode"]["name"] == "Compute"
+    assert set(report["seconds"]) >= {"search", "train_and_export", "total"}

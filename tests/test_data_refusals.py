@@ -1,0 +1,108 @@
+"""Every refusal of bad data: one line naming the file (or key) and the problem; through the CLI, exit 2,
+a single ``error:`` line, no traceback and nothing of an earlier run overwritten."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from fixtures.ti_folder import make_folder, write_csv
+
+from nas_lightning.data.config import DataConfig
+from nas_lightning.data.sources import load_splits
+from nas_lightning.errors import UserInputError
+
+
+def good(tmp_path, rows=300, columns=2):
+    rng = np.random.default_rng(0)
+    return make_folder(tmp_path / "ds", {c: [rng.normal(size=(rows, columns)) for _ in range(5)] for c in ("a", "b")})
+
+
+def refused(path, match, **kw):
+    with pytest.raises(UserInputError, match=match) as err:
+        load_splits(DataConfig(source="folder", path=str(path), **{"frame_size": 100, **kw}), seed=0)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_path(tmp_path):
+    refused(tmp_path / "nope", r"data.path=.*nope: no such file or folder")
+
+
+def test_no_classes_folder(tmp_path):
+    (tmp_path / "ds" / "data").mkdir(parents=True)
+    refused(tmp_path / "ds", r"ds: no classes/ folder")
+
+
+def test_fewer_than_two_classes(tmp_path):
+    make_folder(tmp_path / "ds", {"only": [np.zeros((200, 1))]})
+    refused(tmp_path / "ds", r"classes: found 1 class folder\(s\) \['only'\]; need at least 2")
+
+
+def test_class_without_files(tmp_path):
+    root = good(tmp_path)
+    (root / "classes" / "empty").mkdir()
+    (root / "classes" / "empty" / "notes.md").write_text("no data here")
+    refused(root, r"classes/empty: no .csv/.txt/.npy files")
+
+
+def test_different_column_counts(tmp_path):
+    root = good(tmp_path)
+    write_csv(root / "classes/b/wide.csv", np.zeros((300, 3)))
+    refused(root, r"wide.csv: 3 measurement columns, but .*rec\d.csv has 2")
+
+
+def test_non_numeric_cell(tmp_path):
+    root = good(tmp_path)
+    (root / "classes/a/bad.csv").write_text("x,y\n1,2\n3,oops\n")
+    refused(root, r"bad.csv: row 3, column 2: 'oops' is not a number")
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf"])
+def test_nan_or_inf(tmp_path, cell):
+    root = good(tmp_path)
+    (root / "classes/a/bad.csv").write_text("1,2\n" * 150 + f"3,{cell}\n" + "1,2\n" * 150)
+    refused(root, r"bad.csv: NaN or Inf at data row 151, column 'col1'")
+
+
+def test_recording_shorter_than_frame(tmp_path):
+    root = good(tmp_path)
+    write_csv(root / "classes/a/short.csv", np.zeros((50, 2)))
+    refused(root, r"short.csv: 50 rows, shorter than the window of 100 samples")
+
+
+def test_variables_larger_than_columns(tmp_path):
+    refused(good(tmp_path), r"data.variables=3: .*rec\d.csv has only 2 measurement columns", variables=3)
+
+
+def test_annotation_naming_missing_file(tmp_path):
+    root = good(tmp_path)
+    (root / "annotations").mkdir()
+    (root / "annotations/instances_train_list.txt").write_text("a/rec0.csv\na/ghost.csv\n")
+    refused(root, r"instances_train_list.txt line 2: a/ghost.csv is not a data file under classes/")
+
+
+def test_pickle_is_refused_and_never_loaded(tmp_path):
+    root = good(tmp_path)
+    marker = tmp_path / "unpickled"
+
+    class Trap:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (root / "classes/a/rec.pkl").write_bytes(pickle.dumps(Trap()))
+    refused(root, r"rec.pkl: pickle files are refused .*to_csv")
+    assert not marker.exists()
+
+
+def test_cli_refusal_is_one_line_and_keeps_the_earlier_run(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "report.json").write_text('{"earlier": true}\n')
+    result = run_cli(["data=folder", f"data.path={tmp_path / 'missing'}"], run_dir)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == [f"error: data.path={tmp_path / 'missing'}: no such file or folder"]
+    assert (run_dir / "report.json").read_text() == '{"earlier": true}\n'

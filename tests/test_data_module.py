@@ -1,0 +1,40 @@
+"""The DataModule: train-only normalisation recorded in ``info``, disjoint weight/alpha halves in search, plain
+batches otherwise, every batch a slice of in-memory tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fixtures.ti_folder import sine_folder
+
+from nas_lightning.data.config import DataConfig
+from nas_lightning.data.datamodule import TimeSeriesDataModule
+
+
+def test_normalisation_uses_train_only_and_is_recorded(tmp_path):
+    cfg = DataConfig(source="folder", path=str(sine_folder(tmp_path / "ds", files_per_class=10)), frame_size=100,
+                     batch_size=16)
+    dm = TimeSeriesDataModule(cfg, seed=0)
+    x_train = dm.tensors["train"][0]
+    assert x_train.dtype == torch.float32 and (dm.num_channels, dm.input_length, dm.num_classes) == (2, 100, 2)
+    np.testing.assert_allclose(x_train.mean(dim=(0, 2)).numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(dim=(0, 2), unbiased=False).numpy(), 1, atol=1e-3)
+    norm = dm.splits.info["normalisation"]
+    assert len(norm["mean"]) == len(norm["std"]) == 2 and dm.splits.info["source"] == "folder"
+    assert abs(dm.tensors["val"][0].mean().item()) > 1e-6  # val is scaled with train's statistics, not its own
+
+
+def test_search_phase_serves_disjoint_weight_and_alpha_halves(tmp_path):
+    cfg = DataConfig(source="folder", path=str(sine_folder(tmp_path / "ds", files_per_class=10)), frame_size=100,
+                     batch_size=8)
+    dm = TimeSeriesDataModule(cfg, seed=0)
+    batch, _, _ = next(iter(dm.with_phase("search").train_dataloader()))
+    assert set(batch) == {"weights", "alphas"}
+    seen = {"weights": set(), "alphas": set()}
+    for batch, _, _ in dm.with_phase("search").train_dataloader():
+        for half, (x, _) in batch.items():
+            seen[half] |= {tuple(row.tolist()) for row in x[:, 0, :4]}
+    assert seen["weights"] and seen["alphas"] and not seen["weights"] & seen["alphas"]
+    x, y = next(iter(dm.with_phase("train").train_dataloader()))
+    assert x.shape == (8, 2, 100) and y.dtype == torch.int64
+    assert sum(len(b) for b in dm.calibration_batches(2)) == 16

@@ -42,8 +42,8 @@ def test_folder_written_from_aeon_end_to_end(tmp_path):
 
 def test_fft_features_on_folder_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
-    t = np.arange(8192)[:, None]
-    folder = make_folder(tmp_path / "ds", {c: [np.sin(2 * np.pi * f * t) + rng.normal(size=(8192, 1)) for _ in range(5)]
+    t = np.arange(4096)[:, None]
+    folder = make_folder(tmp_path / "ds", {c: [np.sin(2 * np.pi * f * t) + rng.normal(size=(4096, 1)) for _ in range(10)]
                                            for c, f in (("low", 0.01), ("high", 0.1))})
     feats = "data.features=FFT1024Input_256Feature_1Frame_Full_Bandwidth"
     result = run_cli([*SMALL, "data=folder", f"data.path={folder}", feats], tmp_path / "run")

@@ -43,6 +43,7 @@ def test_fewer_than_two_classes(tmp_path):
 def test_class_without_files(tmp_path):
     root = good(tmp_path)
     (root / "classes" / "empty").mkdir()
+    refused(root, r"classes/empty: no .csv/.txt/.npy files")
     (root / "classes" / "empty" / "notes.md").write_text("no data here")
     refused(root, r"classes/empty: no .csv/.txt/.npy files")
 

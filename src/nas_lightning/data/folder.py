@@ -34,7 +34,7 @@ def _class_files(tree: DatasetTree) -> tuple[list[str], list[tuple[str, int]]]:
     for p in entries:
         if p.suffix.lower() in PICKLE_SUFFIXES:
             raise pickle_refusal(tree.label(f"classes/{p}"))
-    names = sorted({p.parts[0] for p in entries})
+    names = tree.subdirs("classes")
     if len(names) < 2:
         raise UserInputError(f"{tree.label('classes')}: found {len(names)} class folder(s) {names}; need at least 2")
     files: list[tuple[str, int]] = []

@@ -20,16 +20,25 @@ class DatasetTree:
             if not zipfile.is_zipfile(self.root):
                 raise UserInputError(f"data.path={path}: a file that is not a .zip; give the dataset folder or a zip of it")
             self._zip = zipfile.ZipFile(self.root)
-            self.files = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
+            names = self._zip.namelist()
+            self.files = sorted(n for n in names if not n.endswith("/"))
+            self.dirs = {n.rstrip("/") for n in names if n.endswith("/")}
         else:
-            self.files = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+            paths = list(self.root.rglob("*"))
+            self.files = sorted(p.relative_to(self.root).as_posix() for p in paths if p.is_file())
+            self.dirs = {p.relative_to(self.root).as_posix() for p in paths if p.is_dir()}
+        self.dirs |= {str(parent) for f in self.files for parent in PurePosixPath(f).parents if str(parent) != "."}
         self._set = set(self.files)
 
     def has(self, rel: str) -> bool:
         return rel in self._set
 
     def has_dir(self, rel: str) -> bool:
-        return any(f.startswith(rel.rstrip("/") + "/") for f in self.files)
+        return rel in self.dirs
+
+    def subdirs(self, rel: str) -> list[str]:
+        """Names of the folders directly inside ``rel`` (empty ones included)."""
+        return sorted({d.split("/")[-1] for d in self.dirs if str(PurePosixPath(d).parent) == rel})
 
     def read(self, rel: str) -> bytes:
         return self._zip.read(rel) if self._zip else (self.root / rel).read_bytes()

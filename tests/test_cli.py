@@ -70,4 +70,4 @@ def test_issue_command_line(tmp_path, extra):
     args = ["preset=s", "mode=Compute", "device=F28P55", "search.epochs=2", "train.epochs=2", *extra]
     result = run_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert read_report(tmp_path)["device"] == "F28P55"
+    assert read_report(tmp_path)["device"]["name"] == "F28P55"

@@ -17,7 +17,10 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
         checked = validate(cfg)  # before the heavy imports, so a typo fails in a blink
         from .pipeline import run
 
-        return run(checked, cfg)
+        report = run(checked, cfg)
+        if not report["device"]["ok"]:  # over the device's memory or against its NPU rules; artifacts kept
+            sys.exit(3)
+        return report
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -50,11 +50,16 @@ class PresetConfig:
 class ModeConfig:
     name: str = "Memory"
     weight: float = 0.1  # resource penalty weight; the cost is normalised by the largest network's
+    budget_weight: float = 2.0  # hinge on expected flash/SRAM above budget_target x the device's (limited devices)
+    budget_target: float = 0.9  # share of the device's flash and SRAM the search aims under
 
     def __post_init__(self) -> None:
         if self.name not in MODES:
             raise UserInputError(f"mode={self.name}: allowed values are {', '.join(MODES)}")
         _at_least("mode.weight", self.weight, 0.0)
+        _at_least("mode.budget_weight", self.budget_weight, 0.0)
+        if not 0 < self.budget_target <= 1:
+            raise UserInputError(f"mode.budget_target={self.budget_target}: must be in (0, 1]")
 
     @property
     def metric(self) -> str:
@@ -72,6 +77,13 @@ class DeviceConfig:
     sram_kb: Optional[float] = None
     has_npu: bool = False
     size_hint: str = ""
+    note: str = ""  # where TI's figures disagree or are missing (said in the report)
+
+    def __post_init__(self) -> None:
+        for key in ("flash_kb", "sram_kb"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise UserInputError(f"device.{key}={value}: must be > 0 or null (unlimited)")
 
 
 @dataclass
@@ -127,6 +139,23 @@ class ExportConfig:
 
 
 @dataclass
+class QuantConfig:
+    """int8 export. ``qat``: when post-training quantization loses more than ``max_drop`` test accuracy,
+    fine-tune with fake quantization for ``qat_epochs`` and quantize again."""
+
+    qat: bool = False
+    qat_epochs: int = 3
+    qat_lr: float = 0.005
+    max_drop: float = 0.01
+
+    def __post_init__(self) -> None:
+        _at_least("quant.qat_epochs", self.qat_epochs, 1)
+        _at_least("quant.max_drop", self.max_drop, 0.0)
+        if self.qat_lr <= 0:
+            raise UserInputError(f"quant.qat_lr={self.qat_lr}: must be > 0")
+
+
+@dataclass
 class RunConfig:
     preset: PresetConfig = field(default_factory=PresetConfig)
     mode: ModeConfig = field(default_factory=ModeConfig)
@@ -136,6 +165,7 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
     seed: int = 0
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     genotype: Optional[str] = None

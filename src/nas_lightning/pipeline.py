@@ -24,11 +24,13 @@ from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
+from .devices import check_input, check_preset_can_fit, device_spec, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
 from .search_space.cost import ExpectedCost, fixed_net_cost
 from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec
+from .search_space.memory import network_memory
 from .search_space.network import FixedNet
 from .search_space.supernet import SuperNet
 from .summary import print_summary
@@ -53,6 +55,8 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
         AlphaMonitor(),
         ModelCheckpoint(dirpath=out_dir / "checkpoints" / "search", save_last=True, save_top_k=0),
     ]
+    callbacks += search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, spec, dm.num_channels,
+                                  dm.input_length, dm.num_classes)
     _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks).fit(module, datamodule=dm.with_phase("search"))
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
         "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
@@ -73,7 +77,8 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
         metadata = {"class_names": dm.splits.class_names, "input_layout": "N,C,L,1", "preprocessing": dm.splits.info,
                     "genotype": genotype.to_json(), "device": cfg.device.name}
         e = cfg.export
-        export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata)
+        export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata,
+                                    npu=cfg.device.has_npu, quant=cfg.quant)
         callbacks.append(export)
     trainer = _trainer(cfg, out_dir, "train", cfg.train.epochs, callbacks)
     data = dm.with_phase("train")
@@ -100,9 +105,12 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     _quiet_lightning()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     genotype = Genotype.load(cfg.genotype) if "search" not in cfg.stages else None
-    spec = MacroSpec.from_config(cfg.preset.__dict__)
+    spec, preset_changes = device_spec(cfg.device, MacroSpec.from_config(cfg.preset.__dict__))
     started = time.perf_counter()
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    check_input(cfg.device, dm.num_channels)
+    if "search" in cfg.stages:
+        check_preset_can_fit(cfg.device, cfg.preset.name, spec, dm.num_channels, dm.input_length, dm.num_classes)
     report: dict = {
         "seed": cfg.seed, "preset": cfg.preset.name, "mode": cfg.mode.name, "device": cfg.device.name,
         "data": {"classes": dm.splits.class_names, "channels": dm.num_channels, "length": dm.input_length,
@@ -123,6 +131,9 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
         if exported:
             report["export"] = exported
+    memory = network_memory(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
+    report["memory"] = memory.as_dict()
+    report["device"] = verdict(cfg.device, memory, report.get("export", {}).get("npu_rules"), preset_changes)
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")

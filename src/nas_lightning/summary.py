@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .devices import fit_line
+
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
@@ -11,7 +13,7 @@ def _pct(value) -> str:
 
 def print_summary(report: dict, out_dir: Path) -> None:
     model, lines = report["model"], []
-    lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']} seed={report['seed']}")
+    lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']['name']} seed={report['seed']}")
     if "search" in report:
         lines.append(f"  search: best epoch {report['search']['best_epoch']}, supernet val acc {_pct(report['search']['val_acc'])}")
     lines.append(
@@ -27,6 +29,14 @@ def print_summary(report: dict, out_dir: Path) -> None:
             f"  onnx: test acc float {_pct(e['test_acc_onnx_float'])}, int8 {_pct(e['test_acc_onnx_int8'])}; "
             f"model_int8.onnx {e['model_int8_onnx_bytes'] / 1024:.1f} KB"
         )
+        lines.append(f"  int8: {e['quant']['scheme']}{'' if 'qat' not in e else '; after a quantization-aware fine-tune'}")
+        if "ptq" in e:
+            lines.append(f"  int8 before fine-tune: float {_pct(e['ptq']['test_acc_onnx_float'])}, int8 {_pct(e['ptq']['test_acc_onnx_int8'])}")
+        elif e["int8_drop"] > report["config"]["quant"].get("max_drop", 0.01) and not report["config"]["quant"]["qat"]:
+            lines.append(f"  int8 loses {100 * e['int8_drop']:.1f} pt: quant.qat=true runs a quantization-aware fine-tune")
+    lines.append(f"  {fit_line(report['device'], report['memory'])}")
+    for item in report["device"].get("npu", {}).get("violations", []):
+        lines.append(f"    NPU rule broken: {item['node']} ({item['op']}): {item['rule']}, {item['detail']}")
     seconds = report["seconds"]
     lines.append(f"  time: {seconds['total']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in seconds.items() if k != 'total')})")
     lines.append(f"  run directory: {out_dir}")

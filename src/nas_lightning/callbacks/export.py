@@ -1,6 +1,13 @@
 """Export callback: after testing the retrained network, write model.onnx and model_int8.onnx,
 check them (onnx.checker, float ONNX equal to torch, both run in onnxruntime) and measure test
-accuracy of both with onnxruntime. Results land in ``self.results`` for report.json."""
+accuracy of both with onnxruntime. Results land in ``self.results`` for report.json.
+
+On NPU devices (``npu=True``) the input is (N, 1, L, C), scales are powers of two (read back from
+model_int8.onnx) and the int8 graph goes through the NPU rule checker. When int8 loses more than
+``quant.max_drop`` test accuracy and ``quant.qat`` is on, a short quantization-aware fine-tune runs
+and both files are written again from the fine-tuned network (the post-training figures are kept
+under ``ptq``).
+"""
 
 from __future__ import annotations
 
@@ -13,27 +20,31 @@ import numpy as np
 import onnx
 import torch
 
+from ..config import QuantConfig
 from ..export.graph_stats import conv_gemm_macs, run_onnx, stored_parameters
+from ..export.npu_rules import check_npu_rules
 from ..export.onnx_graph import export_float, to_onnx_layout
+from ..export.pow2 import read_scales
+from ..export.qat import qat_finetune
 from ..export.quantize import quantize_int8
 
 
 class OnnxExportCallback(L.Callback):
-    def __init__(self, out_dir: Path, datamodule, opset: int, calibration_batches: int, tolerance: float, metadata: dict):
+    def __init__(self, out_dir: Path, datamodule, opset: int, calibration_batches: int, tolerance: float, metadata: dict,
+                 npu: bool = False, quant: QuantConfig | None = None):
         self.out_dir, self.dm = Path(out_dir), datamodule
         self.opset, self.calibration_batches, self.tolerance = opset, calibration_batches, tolerance
+        self.npu, self.quant = npu, quant or QuantConfig()
+        metadata = {**metadata, "input_layout": "N,1,L,C" if npu else "N,C,L,1",
+                    "quantization": "pow2" if npu else "qdq-int8"}
         self.metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
         self.results: dict = {}
 
-    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.global_rank != 0:
-            return
+    def _export(self, net) -> dict:
         float_path, int8_path = self.out_dir / "model.onnx", self.out_dir / "model_int8.onnx"
-        net = pl_module.net
-        twin = export_float(net, float_path, self.opset, self.metadata)
-
+        twin = export_float(net, float_path, self.opset, self.metadata, variables_as_width=self.npu)
         x_test, y_test = self.dm.tensors["test"]
-        x_onnx = to_onnx_layout(x_test)
+        x_onnx = to_onnx_layout(x_test, self.npu)
         float_logits = run_onnx(float_path, x_onnx)
         with torch.no_grad():
             torch_logits = twin(torch.from_numpy(x_onnx)).numpy()
@@ -41,18 +52,39 @@ class OnnxExportCallback(L.Callback):
         if max_diff > self.tolerance:
             raise RuntimeError(f"float ONNX differs from torch by {max_diff:.2e} > export.tolerance={self.tolerance}")
 
-        calibration = [to_onnx_layout(b) for b in self.dm.calibration_batches(self.calibration_batches)]
-        quantize_int8(float_path, int8_path, calibration, self.metadata)
+        calibration = [to_onnx_layout(b, self.npu) for b in self.dm.calibration_batches(self.calibration_batches)]
+        quantize_int8(float_path, int8_path, calibration, self.metadata, pow2=self.npu)
         int8_logits = run_onnx(int8_path, x_onnx)
-
         y = y_test.numpy()
-        graph = onnx.load(str(float_path))
+        acc_float, acc_int8 = float((float_logits.argmax(1) == y).mean()), float((int8_logits.argmax(1) == y).mean())
+        return {"float_onnx_max_abs_diff": max_diff, "test_acc_onnx_float": acc_float, "test_acc_onnx_int8": acc_int8,
+                "int8_drop": acc_float - acc_int8}
+
+    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.global_rank != 0:
+            return
+        results = self._export(pl_module.net)
+        if results["int8_drop"] > self.quant.max_drop and self.quant.qat:
+            q = self.quant
+            net, qat = qat_finetune(pl_module.net, self.dm.tensors["train"], self.dm.tensors["val"], q.qat_epochs,
+                                    q.qat_lr, pow2=self.npu)
+            results = {**self._export(net), "ptq": results, "qat": qat}
+        float_path, int8_path = self.out_dir / "model.onnx", self.out_dir / "model_int8.onnx"
+        graph, int8 = onnx.load(str(float_path)), onnx.load(str(int8_path))
+        scheme = ("power-of-two scales: per-channel symmetric int8 weights, per-tensor symmetric int8 activations, "
+                  "int32 biases" if self.npu else "onnxruntime QDQ: per-channel symmetric int8 weights, "
+                  "per-tensor asymmetric int8 activations, int32 biases")
         self.results = {
-            "float_onnx_max_abs_diff": max_diff,
-            "test_acc_onnx_float": float((float_logits.argmax(1) == y).mean()),
-            "test_acc_onnx_int8": float((int8_logits.argmax(1) == y).mean()),
+            **results,
+            "quant": {"scheme": scheme, **read_scales(int8)},
             "onnx_params": stored_parameters(graph),
             "onnx_macs": conv_gemm_macs(graph),
             "model_onnx_bytes": os.path.getsize(float_path),
             "model_int8_onnx_bytes": os.path.getsize(int8_path),
         }
+        if self.npu:
+            rules = check_npu_rules(int8)
+            rules["violations"] += [{"node": name, "op": "QuantizeLinear/DequantizeLinear", "rule": "power-of-two scales",
+                                     "detail": "scale or zero point off the NPU scheme"}
+                                    for name in self.results["quant"]["non_pow2"] + self.results["quant"]["nonzero_zero_points"]]
+            self.results["npu_rules"] = rules

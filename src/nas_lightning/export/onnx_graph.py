@@ -1,7 +1,8 @@
 """Float ONNX in TI's layout: input (N, C, L, 1), (k, 1) Conv/Pool kernels, BN folded by the exporter.
 
 Exported with the TorchScript exporter (``dynamo=False``, explicit opset) from the 2-D twin of the
-trained network in eval mode; the batch axis is the only dynamic one.
+trained network in eval mode; the batch axis is the only dynamic one. ``variables_as_width`` (NPU
+devices) exports the input as (N, 1, L, C) instead, see ``network.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from ..search_space.network import FixedNet, export_twin
 INPUT, OUTPUT = "input", "logits"
 
 
-def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str]) -> FixedNet:
+def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str], variables_as_width: bool = False) -> FixedNet:
     """Writes ``path``; returns the 2-D twin that was exported (eval mode)."""
-    twin = export_twin(net)
-    example = torch.zeros(1, net.stem[0].in_channels, net.plans[0].length_in, 1)
+    twin = export_twin(net, variables_as_width)
+    example = torch.from_numpy(to_onnx_layout(torch.zeros(1, net.in_channels, net.plans[0].length_in), variables_as_width))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(
@@ -36,7 +37,8 @@ def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str]
     return twin
 
 
-def to_onnx_layout(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(N, C, L) training tensors → (N, C, L, 1) float32 arrays for the ONNX graph."""
+def to_onnx_layout(x: torch.Tensor | np.ndarray, variables_as_width: bool = False) -> np.ndarray:
+    """(N, C, L) training tensors → (N, C, L, 1), or (N, 1, L, C), float32 arrays for the ONNX graph."""
     x = x.numpy() if isinstance(x, torch.Tensor) else x
-    return np.ascontiguousarray(x[..., None], dtype=np.float32)
+    x = x.transpose(0, 2, 1)[:, None] if variables_as_width else x[..., None]
+    return np.ascontiguousarray(x, dtype=np.float32)

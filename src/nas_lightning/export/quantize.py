@@ -3,6 +3,9 @@
 ``quant_pre_process`` runs shape inference and graph optimisation first (it folds any BatchNorm
 left next to a Conv, which onnxruntime could not quantize on its own); activations are calibrated
 on training batches.
+
+``pow2=True`` (NPU devices) quantizes symmetrically (zero points 0) and then rounds every scale to a
+power of two (see ``pow2.py``); otherwise activations are asymmetric, the onnxruntime default.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quant_pre_process, quantize_static
 
 from .onnx_graph import INPUT
+from .pow2 import round_scales_to_pow2
 
 
 class BatchReader(CalibrationDataReader):
@@ -26,15 +30,19 @@ class BatchReader(CalibrationDataReader):
         return None if batch is None else {INPUT: batch}
 
 
-def quantize_int8(float_path: Path, int8_path: Path, calibration: list[np.ndarray], metadata: dict[str, str]) -> None:
+def quantize_int8(float_path: Path, int8_path: Path, calibration: list[np.ndarray], metadata: dict[str, str],
+                  pow2: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared))
         quantize_static(
             str(prepared), str(int8_path), BatchReader(calibration), quant_format=QuantFormat.QDQ,
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True} if pow2 else None,
         )
-    model = onnx.load(str(int8_path))
+        model = onnx.load(str(int8_path))
+        if pow2:
+            round_scales_to_pow2(model, onnx.load(str(prepared)))
     onnx.helper.set_model_props(model, metadata)
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(int8_path))

@@ -1,7 +1,9 @@
 """The fixed network a genotype describes, built from the same op registry as the supernet.
 
 ``dims=1`` trains on (N, C, L); ``dims=2`` is the export twin on TI's (N, C, L, 1) layout with
-(k, 1) kernels. ``to_2d_state_dict`` moves trained weights across. Nodes that feed neither the
+(k, 1) kernels; with ``variables_as_width`` (NPU devices, whose first conv takes one input channel)
+the export input is (N, 1, L, C) and the stem kernel (3, C): the same sums as the 1-D stem over C
+channels. ``to_2d_state_dict`` moves trained weights across. Nodes that feed neither the
 concatenation nor a live node are pruned: they would cost flash and cycles for nothing.
 """
 
@@ -45,12 +47,17 @@ class FixedCell(nn.Module):
 
 
 class FixedNet(nn.Module):
-    def __init__(self, genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int, dims: int = 1):
+    def __init__(self, genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int, dims: int = 1,
+                 variables_as_width: bool = False):
         super().__init__()
         self.genotype, self.spec, self.dims = genotype, spec, dims
+        self.in_channels, self.variables_as_width = in_channels, variables_as_width
         sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
         self.plans = plan_cells(spec, length, sizes)
         self.stem = conv_bn(in_channels, stem_channels(spec), 3, dims=dims, relu=False)
+        if variables_as_width:
+            assert dims == 2, "the (N, 1, L, C) input is an export layout"
+            self.stem[0] = nn.Conv2d(1, stem_channels(spec), (3, in_channels), padding=(1, 0), bias=False)
         self.cells = nn.ModuleList(
             FixedCell(*genotype.cell("reduce" if p.reduction else "normal"), p.c_in, p.c, p.reduction, dims)
             for p in self.plans
@@ -65,14 +72,18 @@ class FixedNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(s), 1))
 
 
-def to_2d_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Conv1d weights (O, I, k) become Conv2d weights (O, I, k, 1); everything else is shared."""
-    return {k: v.unsqueeze(-1) if k.endswith("weight") and v.dim() == 3 else v for k, v in state.items()}
+def to_2d_state_dict(state: dict[str, torch.Tensor], variables_as_width: bool = False) -> dict[str, torch.Tensor]:
+    """Conv1d weights (O, I, k) become Conv2d weights (O, I, k, 1), or (O, 1, k, I) for the stem with
+    ``variables_as_width``; everything else is shared."""
+    out = {k: v.unsqueeze(-1) if k.endswith("weight") and v.dim() == 3 else v for k, v in state.items()}
+    if variables_as_width:
+        out["stem.0.weight"] = state["stem.0.weight"].transpose(1, 2).unsqueeze(1)
+    return out
 
 
-def export_twin(net: FixedNet) -> FixedNet:
+def export_twin(net: FixedNet, variables_as_width: bool = False) -> FixedNet:
     """A 2-D copy of a trained 1-D network, in eval mode, for ONNX export."""
-    twin = FixedNet(net.genotype, net.spec, net.stem[0].in_channels, net.plans[0].length_in,
-                    net.classifier.out_features, dims=2)
-    twin.load_state_dict(to_2d_state_dict(net.state_dict()))
+    twin = FixedNet(net.genotype, net.spec, net.in_channels, net.plans[0].length_in,
+                    net.classifier.out_features, dims=2, variables_as_width=variables_as_width)
+    twin.load_state_dict(to_2d_state_dict(net.state_dict(), variables_as_width))
     return twin.eval()

@@ -1,0 +1,133 @@
+"""What ``device=…`` promises: the search space fits its NPU, the preset can fit its memory, and the
+exported model is judged against both (the fit verdict and the summary line).
+
+Choices: on NPU devices ``init_channels`` is rounded up to a multiple of 4, which makes every
+channel count of the layout a multiple of 4 (stem = multiplier x init, cells double it, concat
+multiplies it by the fan-out). Multi-variable inputs meet the NPU's "first conv: 1 input channel,
+kernel width <= 8" by exporting the input as (N, 1, L, C) with a (3, C) stem kernel (the same
+arithmetic as a 1-D conv over C channels), so at most 8 variables are accepted on NPU devices.
+"""
+
+from __future__ import annotations
+
+import math
+
+from omegaconf import OmegaConf
+
+from .config import CONF_DIR, DeviceConfig
+from .errors import UserInputError
+from .search_space.layout import MacroSpec
+from .search_space.memory import Memory, network_memory, smallest_genotype
+
+NPU_CHANNEL_MULTIPLE = 4
+NPU_MAX_VARIABLES = 8  # first conv kernel width <= 8
+NPU_BANNED_OPS = ["avg_pool_3x1"]  # the NPU runs average pooling only as a global pool
+KB = 1024
+
+
+def npu_spec(spec: MacroSpec) -> tuple[MacroSpec, dict]:
+    """``spec`` with init_channels rounded up to a multiple of 4; changes as {key: [old, new]}."""
+    c = spec.init_channels
+    rounded = math.ceil(c / NPU_CHANNEL_MULTIPLE) * NPU_CHANNEL_MULTIPLE
+    if rounded == c:
+        return spec, {}
+    return MacroSpec(**{**spec.__dict__, "init_channels": rounded}), {"init_channels": [c, rounded]}
+
+
+def device_spec(device: DeviceConfig, spec: MacroSpec) -> tuple[MacroSpec, dict]:
+    return npu_spec(spec) if device.has_npu else (spec, {})
+
+
+def limits_bytes(device: DeviceConfig) -> dict[str, float | None]:
+    return {"flash": None if device.flash_kb is None else device.flash_kb * KB,
+            "sram": None if device.sram_kb is None else device.sram_kb * KB}
+
+
+def check_input(device: DeviceConfig, channels: int) -> None:
+    if device.has_npu and channels > NPU_MAX_VARIABLES:
+        raise UserInputError(
+            f"device={device.name}: the NPU's first conv takes at most {NPU_MAX_VARIABLES} variables (kernel width "
+            f"<= 8) but the data has {channels}; set data.variables={NPU_MAX_VARIABLES} or pick a device without NPU"
+        )
+
+
+def _over(memory: Memory, device: DeviceConfig) -> list[str]:
+    used = {"flash": memory.flash_bytes, "sram": memory.sram_bytes}
+    return [k for k, limit in limits_bytes(device).items() if limit is not None and used[k] > limit]
+
+
+def smallest_memory(spec: MacroSpec, channels: int, length: int, classes: int) -> Memory:
+    return network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, channels, length, classes)
+
+
+def check_preset_can_fit(device: DeviceConfig, preset_name: str, spec: MacroSpec, channels: int, length: int,
+                         classes: int) -> Memory:
+    """Refuse, before searching, a preset whose smallest network is over the device's memory; the
+    message proposes the largest preset whose smallest network fits."""
+    low = smallest_memory(spec, channels, length, classes)
+    over = _over(low, device)
+    if not over:
+        return low
+    fitting = []
+    for path in sorted((CONF_DIR / "preset").glob("*.yaml")):
+        if path.stem in ("custom", preset_name):
+            continue
+        raw = OmegaConf.to_container(OmegaConf.load(path))
+        candidate, _ = device_spec(device, MacroSpec.from_config(raw))
+        m = smallest_memory(candidate, channels, length, classes)
+        if not _over(m, device) and m.flash_bytes < low.flash_bytes:
+            fitting.append((m.flash_bytes + m.sram_bytes, path.stem))
+    need = ", ".join(f"{k} {getattr(low, k + '_bytes') / KB:.1f}/{getattr(device, k + '_kb'):g} KB" for k in over)
+    advice = f"try preset={max(fitting)[1]}" if fitting else "no preset fits: shorten data.frame_size or use fewer data.variables"
+    raise UserInputError(f"preset={preset_name} cannot fit device={device.name}: even its smallest network needs {need}; {advice}")
+
+
+def verdict(device: DeviceConfig, memory: Memory, npu: dict | None, preset_changes: dict) -> dict:
+    """The ``device`` block of report.json; ``ok`` is False when the model is over memory or breaks
+    an NPU rule (the run then exits 3, keeping its artifacts)."""
+    limits = limits_bytes(device)
+    over = _over(memory, device)
+    report = {
+        "name": device.name, "family": device.family, "core": device.core, "clock_mhz": device.clock_mhz,
+        "has_npu": device.has_npu, "flash_kb": device.flash_kb, "sram_kb": device.sram_kb, "note": device.note,
+        "flash_share": None if limits["flash"] is None else memory.flash_bytes / limits["flash"],
+        "sram_share": None if limits["sram"] is None else memory.sram_bytes / limits["sram"],
+        "over": over, "preset_changes": preset_changes,
+    }
+    if npu is not None:
+        report["npu"] = npu
+    report["ok"] = not over and not (npu and npu["violations"])
+    return report
+
+
+def fit_line(device: dict, memory: dict) -> str:
+    """``fits F28P55: flash 23.1/512 KB, SRAM 9.8/128 KB, NPU rules OK``."""
+    def part(label: str, used: float, limit) -> str:
+        return f"{label} {used:.1f}/{limit:g} KB" if limit is not None else f"{label} {used:.1f} KB (no limit)"
+
+    head = "fits" if device["ok"] else "does NOT fit"
+    parts = [part("flash", memory["flash_kb"], device["flash_kb"]), part("SRAM", memory["sram_kb"], device["sram_kb"])]
+    if "npu" in device:
+        n = device["npu"]
+        rules = "NPU rules OK" if not n["violations"] else f"NPU rules BROKEN ({len(n['violations'])} violations)"
+        if n["warnings"]:
+            rules += f", {len(n['warnings'])} warnings"
+        parts.append(rules)
+    return f"{head} {device['name']}: " + ", ".join(parts)
+
+
+def search_callbacks(device: DeviceConfig, weight: float, target: float, spec: MacroSpec, channels: int,
+                     length: int, classes: int) -> list:
+    """The memory-budget hinge on limited devices; no local average pooling on NPU devices."""
+    from .callbacks.banned_ops import BannedOps
+    from .callbacks.budget import MemoryBudget
+    from .search_space.memory import ExpectedMemory
+
+    callbacks: list = []
+    limits = limits_bytes(device)
+    if any(v is not None for v in limits.values()):
+        expected = ExpectedMemory(spec, channels, length, classes)
+        callbacks.append(MemoryBudget(expected, limits["flash"], limits["sram"], weight, target))
+    if device.has_npu:
+        callbacks.append(BannedOps(NPU_BANNED_OPS))
+    return callbacks

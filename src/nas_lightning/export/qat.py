@@ -1,0 +1,121 @@
+"""A short quantization-aware fine-tune of the trained 1-D network (``quant.qat=true``).
+
+Kept small: BN is first folded into each conv (the BN stays as a frozen identity carrying the folded
+bias, so export still works and folds it away again); conv and linear weights are fake-quantized per
+output channel (symmetric int8) and the outputs of every stem/op/preprocess block, every cell
+(concat), the global pool and the input per tensor, with straight-through gradients. Activation
+ranges are running maxima of |x|. With ``pow2`` every scale is rounded up to a power of two, as the
+NPU export does. Weights are left on the int8 grid, so the post-training quantizer that runs next
+re-derives exactly these weight scales; the best epoch on (fake-quantized) validation accuracy is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..search_space.network import FixedNet
+
+
+def _scale(amax: torch.Tensor, pow2: bool) -> torch.Tensor:
+    s = amax.clamp_min(1e-8) / 127.0
+    return 2.0 ** torch.ceil(torch.log2(s)) if pow2 else s
+
+
+def fake_quant(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    q = torch.clamp(torch.round(x / scale), -127, 127) * scale
+    return x + (q - x).detach()  # straight-through estimator
+
+
+class WeightFakeQuant(nn.Module):
+    def __init__(self, pow2: bool):
+        super().__init__()
+        self.pow2 = pow2
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        amax = w.detach().abs().flatten(1).max(1).values
+        return fake_quant(w, _scale(amax, self.pow2).view(-1, *[1] * (w.dim() - 1)))
+
+
+class ActivationFakeQuant:
+    """Forward hook: fake-quantizes a module's output with a running |max| range."""
+
+    def __init__(self, pow2: bool, momentum: float = 0.9):
+        self.pow2, self.momentum, self.amax = pow2, momentum, None
+
+    def __call__(self, module, inputs, output):
+        if module.training or self.amax is None:
+            amax = output.detach().abs().max()
+            self.amax = amax if self.amax is None else self.momentum * self.amax + (1 - self.momentum) * amax
+        return fake_quant(output, _scale(self.amax, self.pow2))
+
+
+def fold_batch_norms(net: FixedNet) -> None:
+    """conv.weight *= gamma / std; the BN becomes an identity that adds the folded bias."""
+    for m in net.modules():
+        if isinstance(m, nn.Sequential) and len(m) >= 2 and isinstance(m[1], nn.modules.batchnorm._BatchNorm):
+            conv, bn = m[0], m[1]
+            with torch.no_grad():
+                factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                conv.weight.mul_(factor.view(-1, *[1] * (conv.weight.dim() - 1)))
+                bn.bias.copy_(bn.bias - factor * bn.running_mean)
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                bn.weight.fill_(1.0)
+            bn.weight.requires_grad_(False)
+
+
+def _quantized_outputs(net: FixedNet) -> list[nn.Module]:
+    blocks: list[nn.Module] = [net.stem, net.pool, net.classifier]
+    for cell in net.cells:
+        blocks += [cell, cell.preprocess, *cell.ops.values()]
+    return blocks
+
+
+def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((net(x).argmax(1) == y).float().mean())
+
+
+def qat_finetune(net: FixedNet, train: tuple, val: tuple, epochs: int, lr: float, pow2: bool,
+                 batch_size: int = 64, seed: int = 0) -> tuple[FixedNet, dict]:
+    """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized val accuracy per epoch."""
+    torch.manual_seed(seed)
+    net = copy.deepcopy(net).cpu()
+    fold_batch_norms(net)
+    layers = [m for m in net.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    for m in layers:
+        parametrize.register_parametrization(m, "weight", WeightFakeQuant(pow2))
+    handles = [b.register_forward_hook(ActivationFakeQuant(pow2)) for b in _quantized_outputs(net)]
+    input_quant = ActivationFakeQuant(pow2)
+    handles.append(net.register_forward_pre_hook(lambda m, args: (input_quant(m, None, args[0]),)))
+
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    (x, y), (xv, yv) = train, val
+    best, best_state, history = _accuracy(net.eval(), xv, yv), copy.deepcopy(net.state_dict()), []
+    for _ in range(epochs):
+        net.train()
+        for m in net.modules():  # BN statistics stay frozen (they are folded)
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        for idx in torch.randperm(len(y)).split(batch_size):
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        history.append(_accuracy(net.eval(), xv, yv))
+        if history[-1] >= best:
+            best, best_state = history[-1], copy.deepcopy(net.state_dict())
+    net.load_state_dict(best_state)
+    for h in handles:
+        h.remove()
+    for m in layers:
+        parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+    return net.eval(), {"epochs": epochs, "val_acc_fake_quant": history, "best_val_acc_fake_quant": best}

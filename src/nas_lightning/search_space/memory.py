@@ -1,0 +1,206 @@
+"""Memory model of a fixed network on the MCU: flash for the int8 model, SRAM for one inference.
+
+Flash = int8 weights (1 B) + int32 biases (4 B, one per output channel after BN folding) + a stated
+``LAYER_OVERHEAD_BYTES`` per Conv/Gemm layer (layer descriptor, shapes, requantisation shift).
+Pools, ReLU, concat and global pooling hold no parameters and are counted as code, not model.
+
+SRAM = the int8 input buffer (C x L bytes, owned by the application, alive all inference) + the peak,
+over the execution order of ``FixedNet.forward``, of int8 activation bytes alive at once. A tensor
+lives from the step that writes it to the last step that reads it; every step holds its inputs and
+its output together (no in-place ops), so a cell holds state 0 while later nodes still read it, and
+the concat holds its inputs and its output. An identity ``skip_connect`` writes nothing (an alias).
+
+``smallest_genotype`` is the network of a preset that needs the least flash AND the least SRAM, used
+to refuse a preset up front; ``ExpectedMemory`` is the differentiable estimate the budget hinge
+pushes during the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .genotype import CELL_TYPES, Genotype
+from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .network import live_nodes
+from .ops import OPS, PRIMITIVES, out_length
+
+WEIGHT_BYTES, BIAS_BYTES, ACTIVATION_BYTES = 1, 4, 1
+LAYER_OVERHEAD_BYTES = 32
+STEM_KERNEL = 3
+
+
+@dataclass(frozen=True)
+class Memory:
+    flash_bytes: int
+    sram_bytes: int
+    weights: int  # int8 weight values
+    biases: int  # int32 bias values
+    layers: int  # Conv + Gemm layers (each pays LAYER_OVERHEAD_BYTES)
+    input_bytes: int  # the input buffer inside sram_bytes
+    peak_step: str  # where the activation peak happens
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "flash_kb": self.flash_bytes / 1024, "sram_kb": self.sram_bytes / 1024,
+                "layer_overhead_bytes": LAYER_OVERHEAD_BYTES}
+
+
+def op_writes_tensor(op: str, stride: int) -> bool:
+    """False only for the identity skip, whose output is its input buffer."""
+    return not (OPS[op].kind == "skip" and stride == 1)
+
+
+def op_layer(op: str, channels: int, stride: int) -> tuple[int, int] | None:
+    """(weights, biases) of the op's Conv after BN folding, or None when it has no parameters."""
+    kind = OPS[op].kind
+    if kind == "conv":
+        return channels * channels * OPS[op].kernel, channels
+    if kind == "skip" and stride > 1:
+        return channels * channels, channels
+    return None
+
+
+def flash_of(layers: list[tuple[int, int]]) -> int:
+    return sum(w * WEIGHT_BYTES + b * BIAS_BYTES + LAYER_OVERHEAD_BYTES for w, b in layers)
+
+
+class _Trace:
+    """Buffers and the steps that read and write them, in execution order."""
+
+    def __init__(self):
+        self.sizes: list[int] = []
+        self.steps: list[tuple[str, list[int], int]] = []
+
+    def buffer(self, size: int) -> int:
+        self.sizes.append(size)
+        return len(self.sizes) - 1
+
+    def step(self, name: str, inputs: list[int], size: int) -> int:
+        out = self.buffer(size)
+        self.steps.append((name, sorted(set(inputs)), out))
+        return out
+
+    def peak(self, pinned: set[int]) -> tuple[int, str]:
+        """Largest sum of live buffer bytes over the steps (``pinned`` buffers never die)."""
+        birth = {out: i for i, (_, _, out) in enumerate(self.steps)}
+        death = dict(birth)
+        for i, (_, inputs, _) in enumerate(self.steps):
+            for b in inputs:
+                death[b] = i
+        best = (0, "")
+        for i, (name, _, _) in enumerate(self.steps):
+            live = sum(s for b, s in enumerate(self.sizes)
+                       if b not in pinned and birth.get(b, -1) <= i <= death.get(b, -1))
+            if live > best[0]:  # the first step at the peak
+                best = (live, name)
+        return best
+
+
+def network_memory(genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int) -> Memory:
+    sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
+    plans = plan_cells(spec, length, sizes)
+    stem = stem_channels(spec)
+    layers = [(in_channels * stem * STEM_KERNEL, stem)]
+    trace = _Trace()
+    x = trace.buffer(in_channels * length * ACTIVATION_BYTES)
+    s = trace.step("stem", [x], stem * length * ACTIVATION_BYTES)
+    for i, p in enumerate(plans):
+        nodes, concat = genotype.cell("reduce" if p.reduction else "normal")
+        layers.append((p.c_in * p.c, p.c))
+        states = {0: trace.step(f"cell {i} preprocess", [s], p.c * p.length_in * ACTIVATION_BYTES)}
+        lengths = {0: p.length_in}
+        for k in sorted(live_nodes(nodes, concat)):
+            op, src = nodes[k - 1]
+            stride = edge_stride(p.reduction, src)
+            lengths[k] = out_length(lengths[src], stride)
+            if (layer := op_layer(op, p.c, stride)) is not None:
+                layers.append(layer)
+            if op_writes_tensor(op, stride):
+                states[k] = trace.step(f"cell {i} node {k}", [states[src]], p.c * lengths[k] * ACTIVATION_BYTES)
+            else:
+                states[k] = states[src]
+        s = trace.step(f"cell {i} concat", [states[k] for k in concat], p.c_out * p.length_out * ACTIVATION_BYTES)
+    c_last = plans[-1].c_out
+    pooled = trace.step("global pool", [s], c_last * ACTIVATION_BYTES)
+    trace.step("classifier", [pooled], num_classes * ACTIVATION_BYTES)
+    layers.append((c_last * num_classes, num_classes))
+    peak, where = trace.peak(pinned={x})
+    input_bytes = trace.sizes[x]
+    return Memory(flash_of(layers), peak + input_bytes, sum(w for w, _ in layers), sum(b for _, b in layers),
+                  len(layers), input_bytes, where)
+
+
+def smallest_genotype(nodes: int, fanout: int) -> Genotype:
+    """The least flash and the least SRAM any genotype of the space can have.
+
+    Flash: pools and identity skips have no parameters. SRAM: the preprocess step is the same for
+    every genotype, and a concat holds its output plus at least one node buffer; here every node of
+    a normal cell aliases state 0, and in a reduction cell node 1 (which must read state 0 at
+    stride 2) is a max pool that every other node aliases, so each concat holds exactly one buffer.
+    """
+    concat = list(range(nodes - fanout + 1, nodes + 1))
+    normal = [("skip_connect", 0)] * nodes
+    reduce = [("max_pool_3x1", 0)] + [("skip_connect", 1)] * (nodes - 1)
+    return Genotype(normal=normal, reduce=reduce, normal_concat=concat, reduce_concat=concat)
+
+
+class ExpectedMemory:
+    """Differentiable flash and SRAM estimates of the network the supernet would derive.
+
+    Flash: like ``ExpectedCost``, each node's op flash weighted by softmax over the non-``none``
+    alphas and averaged over its candidate inputs, plus the flash every network pays. SRAM: for
+    each cell, the concat step (the usual peak) holds the output plus every concat node's buffer
+    unless the node is an identity alias (expected probability of a unit-stride skip), compared with
+    the genotype-independent preprocess step; the network value is the max over steps plus the input
+    buffer. This is a surrogate to steer the search: the verdict uses ``network_memory``.
+    """
+
+    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
+        self.spec, self.edges = spec, edge_list(spec.nodes_per_layer)
+        self.plans = plan_cells(spec, length)
+        base = network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, in_channels,
+                              length, num_classes)
+        self.flash_constant = float(base.flash_bytes)
+        self.input_bytes = float(base.input_bytes)
+        self.fixed_sram = float(stem_channels(spec) * length * ACTIVATION_BYTES)  # the stem step
+        ops = PRIMITIVES[1:]
+        assert PRIMITIVES[0] == "none", "the tables skip column 0"
+        self.flash: dict[str, torch.Tensor] = {}
+        self.alias: dict[str, torch.Tensor] = {}  # 1 where (edge, op) is an identity alias
+        for cell_type in CELL_TYPES:
+            reduction = cell_type == "reduce"
+            flash = torch.zeros(len(self.edges), len(ops))
+            alias = torch.zeros(len(self.edges), len(ops))
+            for p in self.plans:
+                if p.reduction != reduction:
+                    continue
+                for row, (src, node) in enumerate(self.edges):
+                    stride = edge_stride(reduction, src)
+                    for col, op in enumerate(ops):
+                        layer = op_layer(op, p.c, stride)
+                        flash[row, col] += 0.0 if layer is None else flash_of([layer]) / node
+                        alias[row, col] = 0.0 if op_writes_tensor(op, stride) else 1.0 / node
+            self.flash[cell_type], self.alias[cell_type] = flash, alias
+
+    def __call__(self, alphas: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(expected flash bytes, expected SRAM bytes)."""
+        probs = {t: torch.softmax(a[:, 1:], dim=-1) for t, a in alphas.items()}
+        any_alpha = next(iter(alphas.values()))
+        flash = any_alpha.new_tensor(self.flash_constant)
+        for t, p in probs.items():
+            flash = flash + (p * self.flash[t].to(p.device)).sum()
+        nodes, fanout = self.spec.nodes_per_layer, self.spec.fanout_concat
+        steps = [any_alpha.new_tensor(self.fixed_sram)]
+        for t, p in probs.items():
+            alias = (p * self.alias[t].to(p.device)).sum(-1)  # per edge, already divided by the node's inputs
+            p_alias = torch.stack([alias[[r for r, (_, d) in enumerate(self.edges) if d == k]].sum()
+                                   for k in range(nodes - fanout + 1, nodes + 1)])
+            for plan in self.plans:
+                if plan.reduction != (t == "reduce"):
+                    continue
+                node_bytes = plan.c * plan.length_out * ACTIVATION_BYTES
+                concat = plan.c_out * plan.length_out * ACTIVATION_BYTES + node_bytes * (1 - p_alias).sum()
+                preprocess = (plan.c_in + plan.c) * plan.length_in * ACTIVATION_BYTES
+                steps.append(torch.maximum(concat, any_alpha.new_tensor(float(preprocess))))
+        return flash, torch.stack(steps).max() + self.input_bytes

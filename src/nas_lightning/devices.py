@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from .config import CONF_DIR, DeviceConfig
 from .errors import UserInputError
+from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec
 from .search_space.memory import Memory, network_memory, smallest_genotype
 
@@ -131,3 +132,33 @@ def search_callbacks(device: DeviceConfig, weight: float, target: float, spec: M
     if device.has_npu:
         callbacks.append(BannedOps(NPU_BANNED_OPS))
     return callbacks
+
+
+CHEAPER = {"conv_bn_relu_7x1": "conv_bn_relu_5x1", "conv_bn_relu_5x1": "conv_bn_relu_3x1",
+           "conv_bn_relu_3x1": "max_pool_3x1"}
+
+
+def repair_flash(genotype: Genotype, device: DeviceConfig, spec: MacroSpec, channels: int, length: int,
+                 classes: int) -> tuple[Genotype, list[str]]:
+    """The searched genotype, with convs stepped down (7 -> 5 -> 3 -> max pool), the one saving the
+    most flash first, until it fits the device's flash: the guarantee behind the search's hinge.
+    Returns the genotype and one line per change (empty when it already fitted)."""
+    limit = limits_bytes(device)["flash"]
+    changes: list[str] = []
+
+    def flash(g: Genotype) -> int:
+        return network_memory(g, spec, channels, length, classes).flash_bytes
+
+    while limit is not None and flash(genotype) > limit:
+        options = []
+        for t in ("normal", "reduce"):
+            nodes = list(genotype.cell(t)[0])
+            for k, (op, src) in enumerate(nodes):
+                if op in CHEAPER:
+                    candidate = Genotype(**{**genotype.__dict__, t: nodes[:k] + [(CHEAPER[op], src)] + nodes[k + 1:]})
+                    options.append((flash(candidate), f"{t} node {k + 1}: {op} -> {CHEAPER[op]}", candidate))
+        if not options:
+            break  # nothing left to shrink: the verdict reports it
+        _, change, genotype = min(options, key=lambda o: o[0])
+        changes.append(change)
+    return genotype, changes

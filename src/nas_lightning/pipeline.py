@@ -17,6 +17,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from .callbacks.alpha_monitor import AlphaMonitor
@@ -24,7 +25,7 @@ from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
-from .devices import check_input, check_preset_can_fit, device_spec, search_callbacks, verdict
+from .devices import check_input, check_preset_can_fit, device_spec, repair_flash, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
 from .search_space.cost import ExpectedCost, fixed_net_cost
@@ -121,6 +122,11 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     if "search" in cfg.stages:
         t = time.perf_counter()
         genotype, report["search"] = search_stage(cfg, dm, spec, out_dir)
+        genotype, repairs = repair_flash(genotype, cfg.device, spec, dm.num_channels, dm.input_length, dm.num_classes)
+        if repairs:  # the searched cell was over the device's flash: the fitting one replaces it
+            report["search"]["budget_repairs"] = repairs
+            if rank_zero_only.rank == 0:
+                genotype.save(out_dir / "genotype.json")
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
     report["genotype"] = json.loads(genotype.to_json())
     cost = fixed_net_cost(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)

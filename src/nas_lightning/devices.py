@@ -6,6 +6,12 @@ channel count of the layout a multiple of 4 (stem = multiplier x init, cells dou
 multiplies it by the fan-out). Multi-variable inputs meet the NPU's "first conv: 1 input channel,
 kernel width <= 8" by exporting the input as (N, 1, L, C) with a (3, C) stem kernel (the same
 arithmetic as a 1-D conv over C channels), so at most 8 variables are accepted on NPU devices.
+Local average pooling is removed from the NPU search (the NPU pools averages only globally).
+
+Memory by construction: a preset whose smallest network is over budget is refused before the
+search; the search carries a hinge on expected flash/SRAM (callbacks/budget.py); and a searched
+genotype still over the flash has its convs stepped down (``repair_flash``). SRAM is set mostly by
+the preset (channels x length x fan-out), so it is guarded up front and by the hinge only.
 """
 
 from __future__ import annotations

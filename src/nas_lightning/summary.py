@@ -16,6 +16,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
     lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']['name']} seed={report['seed']}")
     if "search" in report:
         lines.append(f"  search: best epoch {report['search']['best_epoch']}, supernet val acc {_pct(report['search']['val_acc'])}")
+        if report["search"].get("budget_repairs"):
+            lines.append(f"  over the device's flash, stepped down: {'; '.join(report['search']['budget_repairs'])}")
     lines.append(
         f"  model: {model['params_deployed']:,} params deployed (BN folded; {model['params_trained']:,} trained), "
         f"{model['macs']:,} MACs"

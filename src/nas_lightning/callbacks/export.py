@@ -71,12 +71,14 @@ class OnnxExportCallback(L.Callback):
             results = {**self._export(net), "ptq": results, "qat": qat}
         float_path, int8_path = self.out_dir / "model.onnx", self.out_dir / "model_int8.onnx"
         graph, int8 = onnx.load(str(float_path)), onnx.load(str(int8_path))
+        scales = read_scales(int8)
+        off_scheme = scales["non_pow2"] + scales["nonzero_zero_points"] + scales["bias_over_24_bit"]
         scheme = ("power-of-two scales: per-channel symmetric int8 weights, per-tensor symmetric int8 activations, "
                   "int32 biases" if self.npu else "onnxruntime QDQ: per-channel symmetric int8 weights, "
                   "per-tensor asymmetric int8 activations, int32 biases")
         self.results = {
             **results,
-            "quant": {"scheme": scheme, **read_scales(int8)},
+            "quant": {"scheme": scheme, **{k: len(v) if isinstance(v, list) else v for k, v in scales.items()}},
             "onnx_params": stored_parameters(graph),
             "onnx_macs": conv_gemm_macs(graph),
             "model_onnx_bytes": os.path.getsize(float_path),
@@ -84,7 +86,7 @@ class OnnxExportCallback(L.Callback):
         }
         if self.npu:
             rules = check_npu_rules(int8)
-            rules["violations"] += [{"node": name, "op": "QuantizeLinear/DequantizeLinear", "rule": "power-of-two scales",
-                                     "detail": "scale or zero point off the NPU scheme"}
-                                    for name in self.results["quant"]["non_pow2"] + self.results["quant"]["nonzero_zero_points"]]
+            rules["violations"] += [{"node": name, "op": "QuantizeLinear/DequantizeLinear", "rule": "NPU quantization",
+                                     "detail": "not a power-of-two scale, zero point 0 or 24-bit bias"}
+                                    for name in off_scheme]
             self.results["npu_rules"] = rules

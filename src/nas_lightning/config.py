@@ -99,6 +99,7 @@ class SearchConfig:
     alpha_weight_decay: float = 1e-3
     grad_clip: float = 5.0
     max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
+    beta_decay: float = 0.5  # β-DARTS alpha regularisation weight at the last epoch (ramped from ~0); 0 = off
 
     def __post_init__(self) -> None:
         _at_least("search.epochs", self.epochs, 1)
@@ -107,6 +108,7 @@ class SearchConfig:
                 raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
         if self.max_skip is not None:
             _at_least("search.max_skip", self.max_skip, 0)
+        _at_least("search.beta_decay", self.beta_decay, 0.0)
 
 
 @dataclass
@@ -155,6 +157,20 @@ class QuantConfig:
             raise UserInputError(f"quant.qat_lr={self.qat_lr}: must be > 0")
 
 
+MODELS = ("darts", "baseline")
+
+
+@dataclass
+class ModelConfig:
+    """``darts``: the searched genotype; ``baseline``: a hand-designed CNN (no search) to compare against."""
+
+    name: str = "darts"
+
+    def __post_init__(self) -> None:
+        if self.name not in MODELS:
+            raise UserInputError(f"model={self.name}: allowed values are {', '.join(MODELS)}")
+
+
 @dataclass
 class RunConfig:
     preset: PresetConfig = field(default_factory=PresetConfig)
@@ -169,11 +185,19 @@ class RunConfig:
     seed: int = 0
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     genotype: Optional[str] = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
 
     def __post_init__(self) -> None:
         if not self.stages or any(s not in STAGES for s in self.stages):
             raise UserInputError(f"stages={self.stages}: allowed values are non-empty subsets of {list(STAGES)}")
-        if "search" not in self.stages and "train" in self.stages and not self.genotype:
+        if self.model.name == "baseline":  # a hand-designed network: nothing to search
+            self.stages = [s for s in self.stages if s != "search"]
+            if "train" not in self.stages:
+                raise UserInputError("model=baseline: stages must include train (the baseline is not searched)")
+        if self.resume is not None and not (Path(self.resume) / "checkpoints" / "search" / "last.ckpt").is_file():
+            raise UserInputError(f"resume={self.resume}: no checkpoints/search/last.ckpt in that run directory")
+        if "search" not in self.stages and "train" in self.stages and not self.genotype and self.model.name != "baseline":
             raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")
         if "export" in self.stages and "train" not in self.stages:
             raise UserInputError("stages: export needs train in the same run (it exports the retrained network)")
@@ -184,7 +208,7 @@ class RunConfig:
 
 
 CONF_DIR = Path(__file__).parent / "conf"
-GROUPS = ("preset", "mode", "device", "data", "trainer")
+GROUPS = ("preset", "mode", "device", "data", "trainer", "model")
 
 
 def group_options(group: str) -> list[str]:

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from .callbacks.alpha_monitor import AlphaMonitor
+from .callbacks.confusion import ConfusionMatrixPlot
 from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
 from .config import RunConfig
@@ -28,6 +29,7 @@ from .data.datamodule import TimeSeriesDataModule
 from .devices import check_input, check_preset_can_fit, device_spec, repair_flash, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
+from .search_space.baseline import baseline_genotype
 from .search_space.cost import ExpectedCost, fixed_net_cost
 from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec
@@ -53,18 +55,23 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
     callbacks = [
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
-        AlphaMonitor(),
-        ModelCheckpoint(dirpath=out_dir / "checkpoints" / "search", save_last=True, save_top_k=0),
+        AlphaMonitor(cost),
+        # last.ckpt after every epoch, for resume= (Lightning 2.6 writes save_last only beside a top-k save)
+        ModelCheckpoint(dirpath=out_dir / "checkpoints" / "search", filename="last", enable_version_counter=False),
     ]
     callbacks += search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, spec, dm.num_channels,
                                   dm.input_length, dm.num_classes)
-    _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks).fit(module, datamodule=dm.with_phase("search"))
+    resume = Path(cfg.resume) / "checkpoints" / "search" / "last.ckpt" if cfg.resume else None
+    trainer = _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks)
+    trainer.fit(module, datamodule=dm.with_phase("search"), ckpt_path=resume, weights_only=True)
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
         "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
         "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
     }})
-    genotype.save(out_dir / "genotype.json")
-    return genotype, {"best_epoch": module.best_epoch, "val_acc": module.best_val_acc}
+    if trainer.is_global_zero:
+        genotype.save(out_dir / "genotype.json")
+    return genotype, {"best_epoch": module.best_epoch, "val_acc": module.best_val_acc,
+                      "world_size": trainer.world_size, "rank_alpha_max_diff": module.rank_alpha_diff}
 
 
 def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genotype: Genotype, out_dir: Path):
@@ -72,7 +79,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     net = FixedNet(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
     module = GenotypeRetrainModule(net, cfg.train, dm.num_classes)
     best = ModelCheckpoint(dirpath=out_dir / "checkpoints" / "train", filename="best", monitor="val/acc", mode="max")
-    callbacks: list = [best]
+    callbacks: list = [best, ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:
         metadata = {"class_names": dm.splits.class_names, "input_layout": "N,C,L,1", "preprocessing": dm.splits.info,
@@ -90,6 +97,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
         "val_acc": float(best.best_model_score),
         "test_acc": float(test["test/acc"]),
         "params_trained": sum(p.numel() for p in net.parameters()),
+        **module.test_report,
     }
     return results, (export.results if export else {})
 
@@ -104,8 +112,10 @@ def _quiet_lightning() -> None:
 def run(cfg: RunConfig, raw: DictConfig) -> dict:
     """``cfg`` is the validated form of ``raw`` (which goes into report.json as composed)."""
     _quiet_lightning()
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    genotype = Genotype.load(cfg.genotype) if "search" not in cfg.stages else None
+    out_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir)
+    genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
+    if cfg.model.name == "baseline":
+        genotype = baseline_genotype(cfg.preset.nodes_per_layer)
     spec, preset_changes = device_spec(cfg.device, MacroSpec.from_config(cfg.preset.__dict__))
     started = time.perf_counter()
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
@@ -130,7 +140,7 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
     report["genotype"] = json.loads(genotype.to_json())
     cost = fixed_net_cost(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
-    report["model"] = {"params_trained": cost.params, "params_deployed": cost.deployed, "macs": cost.macs}
+    report["model"] = {"name": cfg.model.name, "params_trained": cost.params, "params_deployed": cost.deployed, "macs": cost.macs}
     if "train" in cfg.stages:
         t = time.perf_counter()
         report["train"], exported = train_stage(cfg, dm, spec, genotype, out_dir)
@@ -142,6 +152,7 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     report["device"] = verdict(cfg.device, memory, report.get("export", {}).get("npu_rules"), preset_changes)
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    print_summary(report, out_dir)
+    if rank_zero_only.rank == 0:  # under DDP every rank runs this function; one writes
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        print_summary(report, out_dir)
     return report

@@ -1,12 +1,16 @@
-"""Logs how decided the search is: mean entropy of each cell type's op distribution and the
-share of skip_connect, per step and per epoch, plus the derived genotype as text each epoch."""
+"""Shows in TensorBoard whether a search converges or collapses: per cell type the mean entropy of
+the op distributions and the share of skip_connect (per step and epoch), and per epoch an
+op-probability heatmap, the derived genotype as text and the expected parameters and MACs."""
 
 from __future__ import annotations
 
 import lightning as L
 import torch
+from matplotlib.figure import Figure
 
+from ..search_space.cost import ExpectedCost
 from ..search_space.genotype import CELL_TYPES
+from ..search_space.layout import edge_list
 from ..search_space.ops import PRIMITIVES
 
 SKIP = PRIMITIVES.index("skip_connect")
@@ -17,7 +21,23 @@ def alpha_entropy(alpha: torch.Tensor) -> torch.Tensor:
     return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
 
 
+def heatmap(probs: torch.Tensor, title: str) -> Figure:
+    """Edges (source → node) by ops, coloured by softmax(alpha)."""
+    nodes = next(n for n in range(1, len(probs) + 1) if n * (n + 1) // 2 == len(probs))
+    fig = Figure(figsize=(1.0 + 0.7 * len(PRIMITIVES), 1.2 + 0.3 * len(probs)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(probs.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(PRIMITIVES)), PRIMITIVES, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(probs)), [f"{s}→{d}" for s, d in edge_list(nodes)], fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax)
+    return fig
+
+
 class AlphaMonitor(L.Callback):
+    def __init__(self, cost: ExpectedCost):
+        self.cost = cost
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         stats = {}
         for t in CELL_TYPES:
@@ -29,7 +49,19 @@ class AlphaMonitor(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
+        with torch.no_grad():
+            alphas = {t: pl_module.supernet.alpha(t) for t in CELL_TYPES}
+            expected = {f"cost/expected_{m}": self.cost(alphas, m) for m in ("params", "deployed", "macs")}
+        pl_module.log_dict(expected)  # identical on every rank: the alphas are
+        if not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch
+        genotype = str(pl_module.supernet.genotype(pl_module.cfg.max_skip))
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
-            if hasattr(experiment, "add_text"):
-                experiment.add_text("search/genotype", str(pl_module.supernet.genotype(pl_module.cfg.max_skip)), trainer.current_epoch)
+            if not hasattr(experiment, "add_figure"):
+                continue
+            experiment.add_text("search/genotype", genotype, epoch)
+            for t, alpha in alphas.items():
+                probs = torch.softmax(alpha.detach().float(), -1)
+                experiment.add_figure(f"alpha/probs_{t}", heatmap(probs, f"{t} cell, epoch {epoch}"), epoch)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import lightning as L
 import torch
 from lightning.pytorch.utilities import CombinedLoader
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+import torch.distributed as dist
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
 from .config import DataConfig
 from .sources import load_splits
@@ -29,6 +30,35 @@ class IndexedTensors(Dataset):
     def __getitem__(self, idx):
         idx = torch.as_tensor(idx)
         return self.x[idx], self.y[idx]
+
+
+class EpochBatchSampler(Sampler):
+    """Shuffled index batches whose order is a function of (seed, epoch) only, so a run resumed
+    from a checkpoint replays the same order (Lightning calls ``set_epoch``). Under DDP each rank
+    takes an equal, disjoint share of the samples, like ``DistributedSampler`` (the DDP trainer
+    configs set ``use_distributed_sampler: false`` so Lightning does not shard a second time)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _shard(self) -> tuple[int, int, int]:
+        """(rank, world size, samples per rank)."""
+        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        return rank, world, max(1, self.n // world)
+
+    def __len__(self) -> int:
+        per_rank, b = self._shard()[2], self.batch_size
+        return per_rank // b if per_rank > b else 1  # a lone sample in a training batch breaks BatchNorm
+
+    def __iter__(self):
+        rank, world, per_rank = self._shard()
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.n, generator=gen)[rank::world][:per_rank].tolist()
+        b = self.batch_size
+        yield from (order[i * b : (i + 1) * b] for i in range(len(self)))
 
 
 class TimeSeriesDataModule(L.LightningDataModule):
@@ -61,13 +91,9 @@ class TimeSeriesDataModule(L.LightningDataModule):
     def _loader(self, x: torch.Tensor, y: torch.Tensor, shuffle: bool, salt: int = 0) -> DataLoader:
         ds = IndexedTensors(x, y)
         if shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 1000 + salt)
-            base = RandomSampler(ds, generator=gen)
+            sampler = EpochBatchSampler(len(ds), self.cfg.batch_size, self.seed * 1000 + salt)
         else:
-            base = SequentialSampler(ds)
-        batch = self.cfg.batch_size
-        # a lone sample in a training batch breaks BatchNorm: drop the ragged tail when training
-        sampler = BatchSampler(base, batch, drop_last=shuffle and len(ds) > batch)
+            sampler = BatchSampler(SequentialSampler(ds), self.cfg.batch_size, drop_last=False)
         return DataLoader(ds, sampler=sampler, batch_size=None)
 
     def train_dataloader(self):

@@ -1,7 +1,8 @@
 """GenotypeRetrainModule: trains the fixed network of a genotype from scratch, then tests it.
 
 Automatic optimization; the best epoch on validation accuracy is chosen by Lightning's
-ModelCheckpoint (see the pipeline) and restored before testing.
+ModelCheckpoint (see the pipeline) and restored before testing. Testing also yields macro F1,
+per-class accuracy and the confusion matrix (``test_report``), synchronised across DDP ranks.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from ..config import TrainConfig
 from ..search_space.network import FixedNet
@@ -22,7 +23,10 @@ class GenotypeRetrainModule(L.LightningModule):
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.test_logits: list[torch.Tensor] = []
+        self.test_f1 = MulticlassF1Score(num_classes, average="macro")
+        self.test_class_acc = MulticlassAccuracy(num_classes, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.test_report: dict = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -43,25 +47,37 @@ class GenotypeRetrainModule(L.LightningModule):
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
         self.train_acc(logits.detach(), y)
-        self.log_dict({"train/loss": loss, "train/acc": self.train_acc}, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log_dict({"train/loss": loss, "train/acc": self.train_acc}, on_step=True, on_epoch=True, prog_bar=True,
+                      batch_size=len(y), sync_dist=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self.net(x)
         self.val_acc.update(logits, y)
-        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
+        self.log("val/loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/acc", float(self.val_acc.compute()), prog_bar=True)
+        self.log("val/acc", float(self.val_acc.compute()), prog_bar=True, sync_dist=True)
         self.val_acc.reset()
-
-    def on_test_epoch_start(self) -> None:
-        self.test_logits = []
 
     def test_step(self, batch, batch_idx):
         x, y = batch
         logits = self.net(x)
-        self.test_logits.append(logits.detach())
         self.test_acc(logits, y)
-        self.log_dict({"test/loss": F.cross_entropy(logits, y), "test/acc": self.test_acc}, on_epoch=True, batch_size=len(y))
+        for metric in (self.test_f1, self.test_class_acc, self.test_confusion):
+            metric.update(logits, y)
+        self.log_dict({"test/loss": F.cross_entropy(logits, y), "test/acc": self.test_acc}, on_epoch=True,
+                      batch_size=len(y), sync_dist=True)
+
+    def on_test_epoch_end(self) -> None:
+        f1 = float(self.test_f1.compute())
+        self.log("test/macro_f1", f1, sync_dist=True)
+        self.test_report = {
+            "test_macro_f1": f1,
+            "test_per_class_acc": [round(float(a), 4) for a in self.test_class_acc.compute()],
+            "confusion_matrix": self.test_confusion.compute().tolist(),
+        }
+        for metric in (self.test_f1, self.test_class_acc, self.test_confusion):
+            metric.reset()

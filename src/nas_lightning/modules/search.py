@@ -3,8 +3,14 @@
 Per batch: an architecture step on a batch of the alpha half (gradients for alphas only, first
 order or unrolled), then a weight step on the weight half (alphas detached, so no alpha gradients
 are computed there). Resource penalties join the alpha step from callbacks through
-``on_before_optimizer_step``. After every validation epoch the genotype is derived; the one with
-the best validation accuracy is kept (not the last: DARTS drifts to skip_connect late).
+``on_before_optimizer_step``; the β-DARTS decay (``search.beta_decay``) joins it here. After every
+validation epoch the genotype is derived; the one with the best validation accuracy is kept (not
+the last: DARTS drifts to skip_connect late).
+
+Under DDP the alpha forward runs on the bare supernet (not through the DDP wrapper) and its
+gradients are averaged explicitly with ``strategy.reduce``; the weight step's gradients are
+averaged by DDP in ``manual_backward``. Each step leaves the other half of the parameters
+without gradients, hence ``find_unused_parameters`` in the DDP trainer configs.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class DARTSSearchModule(L.LightningModule):
         self.best_val_acc = -1.0
         self.best_genotype: Genotype | None = None
         self.best_epoch = -1
+        self.rank_alpha_diff = 0.0  # max |alpha(rank r) - alpha(rank 0)| at the end of training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.supernet(x)
@@ -51,7 +58,18 @@ class DARTSSearchModule(L.LightningModule):
         params = optimizer.param_groups[0]["params"]
         return any(params[0] is a for a in self.supernet.arch_parameters())
 
-    def _alpha_step(self, a_opt, weight_batch, alpha_batch) -> torch.Tensor:
+    def beta_decay_weight(self) -> float:
+        """β-DARTS ramps its weight linearly over the search (Ye et al., 2022)."""
+        return self.cfg.beta_decay * (self.current_epoch + 1) / self.cfg.epochs
+
+    def beta_decay_loss(self) -> torch.Tensor:
+        """Mean log-sum-exp of each edge's alphas: its gradient, softmax(alpha) / edges, pulls the
+        strongest ops down most, keeping the distributions from collapsing onto one op early."""
+        return sum(torch.logsumexp(a, dim=-1).mean() for a in self.supernet.arch_parameters())
+
+    def _alpha_step(self, a_opt, weight_batch, alpha_batch) -> dict[str, torch.Tensor]:
+        """One architecture step; returns what to log (logged by the caller: Lightning drops a
+        first-batch ``self.log`` made before a callback hook logs in between)."""
         alphas = self.supernet.arch_parameters()
         if self.cfg.unrolled:
             lr = self.optimizers()[0].param_groups[0]["lr"]
@@ -60,15 +78,21 @@ class DARTSSearchModule(L.LightningModule):
             x, y = alpha_batch
             loss = F.cross_entropy(self.supernet(x), y)
             grads = torch.autograd.grad(loss, alphas)
+        stats = {"search/alpha_loss": loss.detach()}
+        if self.cfg.beta_decay > 0:
+            beta = self.beta_decay_weight() * self.beta_decay_loss()
+            grads = [g + b for g, b in zip(grads, torch.autograd.grad(beta, alphas))]
+            stats["search/beta_decay_loss"] = beta.detach()
         for a, g in zip(alphas, grads):
             a.grad = self.trainer.strategy.reduce(g.detach(), reduce_op="mean")
         a_opt.step()  # resource-penalty callbacks add their gradients just before this step
-        return loss.detach()
+        a_opt.zero_grad(set_to_none=True)  # the weight step's DDP reducer must find alphas without gradients
+        return stats
 
     def training_step(self, batch, batch_idx):
         w_opt, a_opt = self.optimizers()
         a_opt.zero_grad(set_to_none=True)
-        alpha_loss = self._alpha_step(a_opt, batch["weights"], batch["alphas"])
+        alpha_stats = self._alpha_step(a_opt, batch["weights"], batch["alphas"])
 
         x, y = batch["weights"]
         w_opt.zero_grad(set_to_none=True)
@@ -80,23 +104,30 @@ class DARTSSearchModule(L.LightningModule):
 
         self.train_acc(logits.detach(), y)
         self.log_dict(
-            {"search/weight_loss": loss.detach(), "search/alpha_loss": alpha_loss, "search/train_acc": self.train_acc},
-            on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y),
+            {"search/weight_loss": loss.detach(), **alpha_stats, "search/train_acc": self.train_acc},
+            on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True,
         )
+        self.log("search/w_lr", w_opt.param_groups[0]["lr"], on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self) -> None:
         self.lr_schedulers().step()
+
+    def on_train_end(self) -> None:
+        """Proof that DDP kept the ranks in step: the alphas every rank holds, compared."""
+        flat = torch.cat([a.detach().flatten() for a in self.supernet.arch_parameters()])
+        gathered = self.all_gather(flat).reshape(-1, flat.numel())
+        self.rank_alpha_diff = float((gathered - gathered[0]).abs().max())
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self.supernet(x)
         self.val_acc.update(logits, y)
-        self.log("search/val_loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y))
+        self.log("search/val_loss", F.cross_entropy(logits, y), on_epoch=True, batch_size=len(y), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         acc = float(self.val_acc.compute())
         self.val_acc.reset()
-        self.log("search/val_acc", acc, prog_bar=True)
+        self.log("search/val_acc", acc, prog_bar=True, sync_dist=True)
         if self.trainer.sanity_checking:
             return
         genotype = self.supernet.genotype(self.cfg.max_skip)

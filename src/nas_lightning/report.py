@@ -1,0 +1,120 @@
+"""Sweep report: ``python -m nas_lightning.report <multirun dir>`` reads every run's report.json
+below the directory and writes summary.md, summary.csv and pareto.png there (test accuracy against
+deployed parameters and against MACs, Pareto-optimal runs highlighted, points labelled)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .errors import UserInputError
+
+COLUMNS = ("run", "label", "model", "preset", "mode", "device", "seed", "test_acc", "test_acc_int8",
+           "macro_f1", "params", "macs", "pareto_params", "pareto_macs", "seconds")
+
+
+def collect(root: Path) -> list[dict]:
+    """One row per report.json found under ``root`` (sorted by path, so the order is stable)."""
+    rows = []
+    for path in sorted(root.rglob("report.json")):
+        r = json.loads(path.read_text())
+        if "train" not in r:
+            continue  # a search-only run has no test accuracy to compare
+        model = r["model"].get("name", "darts")
+        rows.append({
+            "run": str(path.parent.relative_to(root)), "model": model, "preset": r["preset"], "mode": r["mode"],
+            "label": f"baseline/{r['preset']}" if model == "baseline" else f"{r['preset']}/{r['mode']}",
+            "device": r["device"], "seed": r["seed"], "test_acc": r["train"]["test_acc"],
+            "test_acc_int8": r.get("export", {}).get("test_acc_onnx_int8"),
+            "macro_f1": r["train"].get("test_macro_f1"), "params": r["model"]["params_deployed"],
+            "macs": r["model"]["macs"], "seconds": r["seconds"]["total"],
+        })
+    if not rows:
+        raise UserInputError(f"{root}: no report.json with a test accuracy below this directory")
+    for cost in ("params", "macs"):
+        front = pareto_front([(row[cost], row["test_acc"]) for row in rows])
+        for k, row in enumerate(rows):
+            row[f"pareto_{cost}"] = k in front
+    return rows
+
+
+def pareto_front(points: list[tuple[float, float]]) -> set[int]:
+    """Indices of (cost, accuracy) points no other point beats: cheaper-or-equal and at least as
+    accurate, strictly better in one."""
+    return {
+        i for i, (c, a) in enumerate(points)
+        if not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in points)
+    }
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def write_markdown(rows: list[dict], path: Path) -> None:
+    lines = ["| run | label | test acc % | int8 acc % | macro F1 | params | MACs | Pareto (params / MACs) |",
+             "|---|---|---:|---:|---:|---:|---:|:-:|"]
+    for r in sorted(rows, key=lambda r: -r["test_acc"]):
+        mark = f"{'●' if r['pareto_params'] else '·'} / {'●' if r['pareto_macs'] else '·'}"
+        f1 = "-" if r["macro_f1"] is None else f"{r['macro_f1']:.3f}"
+        lines.append(f"| {r['run']} | {r['label']} | {_pct(r['test_acc'])} | {_pct(r['test_acc_int8'])} | {f1} | "
+                     f"{r['params']:,} | {r['macs']:,} | {mark} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_pareto(rows: list[dict], path: Path) -> None:
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    for ax, cost, name in zip(fig.subplots(1, 2), ("params", "macs"), ("deployed parameters", "MACs per inference")):
+        on = [r for r in rows if r[f"pareto_{cost}"]]
+        off = [r for r in rows if not r[f"pareto_{cost}"]]
+        ax.scatter([r[cost] for r in off], [100 * r["test_acc"] for r in off], c="tab:gray", label="dominated")
+        front = sorted(on, key=lambda r: r[cost])
+        ax.plot([r[cost] for r in front], [100 * r["test_acc"] for r in front], "o-", c="tab:red", label="Pareto front")
+        for r in rows:
+            ax.annotate(r["label"], (r[cost], 100 * r["test_acc"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("accuracy against cost (up and left is better)", fontsize=10)
+    fig.savefig(path, dpi=120)
+
+
+def write_report(root: Path) -> list[dict]:
+    rows = collect(root)
+    write_markdown(rows, root / "summary.md")
+    write_csv(rows, root / "summary.csv")
+    plot_pareto(rows, root / "pareto.png")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m nas_lightning.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun directory (searched recursively for report.json)")
+    args = parser.parse_args(argv)
+    try:
+        if not args.sweep_dir.is_dir():
+            raise UserInputError(f"sweep_dir={args.sweep_dir}: not a directory")
+        rows = write_report(args.sweep_dir)
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print((args.sweep_dir / "summary.md").read_text(), end="")
+    print(f"{len(rows)} runs; wrote summary.md, summary.csv, pareto.png in {args.sweep_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Collapse controls: the β-DARTS decay keeps the op distributions from collapsing (its gradient is
+softmax(alpha) per edge, and a search with it ends less decided), and ``search.max_skip`` caps
+skip_connect in the genotype a real search derives."""
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from nas_lightning.config import SearchConfig
+from nas_lightning.data.datamodule import TimeSeriesDataModule
+from nas_lightning.errors import UserInputError
+from nas_lightning.modules.search import DARTSSearchModule
+from nas_lightning.pipeline import search_stage
+from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.supernet import SuperNet
+
+from conftest import compose_run_config
+
+# a fast alpha learning rate makes a short search decide (and collapse) quickly
+FAST = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05"]
+
+
+def _search(tmp_path, overrides):
+    cfg = compose_run_config([*FAST, *overrides])
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    genotype, _ = search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), tmp_path)
+    acc = EventAccumulator(str(tmp_path / "tb" / "search"))
+    acc.Reload()
+    return genotype, acc
+
+
+def test_beta_decay_gradient_is_softmax_over_edges():
+    net = SuperNet(MacroSpec(3, 3, 2, 3, 2), 2, 32, 3)
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.normal_()
+    module = DARTSSearchModule(net, SearchConfig(beta_decay=1.0), 3)
+    grads = torch.autograd.grad(module.beta_decay_loss(), net.arch_parameters())
+    for a, g in zip(net.arch_parameters(), grads):
+        torch.testing.assert_close(g, torch.softmax(a.detach(), -1) / a.shape[0])
+
+
+@pytest.mark.slow
+def test_beta_decay_keeps_the_search_less_decided(tmp_path):
+    _, plain = _search(tmp_path / "plain", ["search.beta_decay=0", "mode.weight=0"])
+    _, decayed = _search(tmp_path / "decayed", ["search.beta_decay=20", "mode.weight=0"])
+    for t in ("normal", "reduce"):
+        tag = f"alpha/entropy_{t}_epoch"
+        assert decayed.Scalars(tag)[-1].value > plain.Scalars(tag)[-1].value
+    assert "search/beta_decay_loss_epoch" not in plain.Tags()["scalars"]
+
+
+@pytest.mark.slow
+def test_max_skip_caps_skip_connect_in_the_searched_genotype(tmp_path):
+    cheap = ["mode=Memory", "mode.weight=50"]  # a heavy memory tax pushes the search towards skip_connect
+    free, _ = _search(tmp_path / "free", cheap)
+    capped, _ = _search(tmp_path / "capped", [*cheap, "search.max_skip=0"])
+    skips = lambda g: sum(op == "skip_connect" for cell in (g.normal, g.reduce) for op, _ in cell)  # noqa: E731
+    assert skips(free) > 0, "the uncapped search should pick skip_connect here, or this test proves nothing"
+    assert skips(capped) == 0
+
+
+@pytest.mark.parametrize("override", ["search.beta_decay=-1", "search.max_skip=-1"])
+def test_bad_collapse_settings_are_refused(override):
+    with pytest.raises(UserInputError, match=override.split("=")[0]):
+        compose_run_config([override])

@@ -82,13 +82,16 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
         ax.scatter([r[cost] for r in off], [100 * r["test_acc"] for r in off], c="tab:gray", label="dominated")
         front = sorted(on, key=lambda r: r[cost])
         ax.plot([r[cost] for r in front], [100 * r["test_acc"] for r in front], "o-", c="tab:red", label="Pareto front")
+        labels: dict[tuple, list[str]] = {}  # runs that found the same network share one point
         for r in rows:
-            ax.annotate(r["label"], (r[cost], 100 * r["test_acc"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            labels.setdefault((r[cost], 100 * r["test_acc"]), []).append(r["label"])
+        for xy, names in labels.items():
+            ax.annotate(", ".join(names), xy, textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel(name)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     fig.suptitle("accuracy against cost (up and left is better)", fontsize=10)
     fig.savefig(path, dpi=120)
 

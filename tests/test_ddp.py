@@ -55,4 +55,5 @@ def test_ddp_sim_search_and_retrain_keep_ranks_in_step_and_rank0_writes(tmp_path
     event_files = list((run_dir / "tb").rglob("events.out.tfevents.*"))
     assert event_files and all(f".{proc.pid}." in f.name for f in event_files)
     assert [p.name for p in (run_dir / "checkpoints" / "search").iterdir()] == ["last.ckpt"]
-    assert {"genotype.json", "model.onnx", "model_int8.onnx", "confusion_matrix.png"} <= {p.name for p in run_dir.iterdir()}
+    written = {p.name for p in run_dir.iterdir()}
+    assert {"genotype.json", "model.onnx", "model_int8.onnx", "confusion_matrix.png"} <= written

@@ -197,7 +197,8 @@ class RunConfig:
                 raise UserInputError("model=baseline: stages must include train (the baseline is not searched)")
         if self.resume is not None and not (Path(self.resume) / "checkpoints" / "search" / "last.ckpt").is_file():
             raise UserInputError(f"resume={self.resume}: no checkpoints/search/last.ckpt in that run directory")
-        if "search" not in self.stages and "train" in self.stages and not self.genotype and self.model.name != "baseline":
+        needs_genotype = "search" not in self.stages and "train" in self.stages and self.model.name != "baseline"
+        if needs_genotype and not self.genotype:
             raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")
         if "export" in self.stages and "train" not in self.stages:
             raise UserInputError("stages: export needs train in the same run (it exports the retrained network)")

@@ -140,7 +140,8 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
     report["genotype"] = json.loads(genotype.to_json())
     cost = fixed_net_cost(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
-    report["model"] = {"name": cfg.model.name, "params_trained": cost.params, "params_deployed": cost.deployed, "macs": cost.macs}
+    report["model"] = {"name": cfg.model.name, "params_trained": cost.params, "params_deployed": cost.deployed,
+                       "macs": cost.macs}
     if "train" in cfg.stages:
         t = time.perf_counter()
         report["train"], exported = train_stage(cfg, dm, spec, genotype, out_dir)

@@ -46,7 +46,8 @@ class EpochBatchSampler(Sampler):
 
     def _shard(self) -> tuple[int, int, int]:
         """(rank, world size, samples per rank)."""
-        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        distributed = dist.is_available() and dist.is_initialized()
+        rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
         return rank, world, max(1, self.n // world)
 
     def __len__(self) -> int:

@@ -50,7 +50,8 @@ def test_previous_run_is_not_overwritten_by_a_bad_one(tiny_run):
 
 def test_train_and_export_from_a_genotype_file(tiny_run, tmp_path):
     run_dir = tmp_path / "retrain"
-    result = run_cli([*TINY, "stages=[train,export]", f"genotype={tiny_run / 'genotype.json'}"], run_dir)
+    args = [*TINY, "device=host", "data.variables=3", "stages=[train,export]", f"genotype={tiny_run / 'genotype.json'}"]
+    result = run_cli(args, run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     report = read_report(run_dir)
     assert "search" not in report and report["genotype"] == read_report(tiny_run)["genotype"]

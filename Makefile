@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench clean
+.PHONY: install run test test-full bench sweep sweep-report clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,14 @@ test-full:
 
 bench:
 	$(BIN)/python experiments/bench_search.py --presets s m l
+
+# a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png
+SWEEP ?= $(lastword $(sort $(wildcard multirun/*/*)))
+sweep:
+	$(BIN)/python -m nas_lightning --multirun hydra/launcher=parallel preset=s,m,l mode=Memory,Compute
+
+sweep-report:
+	$(BIN)/python -m nas_lightning.report $(SWEEP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -82,7 +82,8 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     callbacks: list = [best, ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:
-        metadata = {"class_names": dm.splits.class_names, "input_layout": "N,C,L,1", "preprocessing": dm.splits.info,
+        layout = "N,1,L,C" if cfg.device.has_npu else "N,C,L,1"  # NPU: variables as width (see devices.py)
+        metadata = {"class_names": dm.splits.class_names, "input_layout": layout, "preprocessing": dm.splits.info,
                     "genotype": genotype.to_json(), "device": cfg.device.name}
         e = cfg.export
         export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata,

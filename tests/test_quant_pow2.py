@@ -93,7 +93,8 @@ def test_fold_batch_norms_keeps_outputs(net):
 def test_qat_leaves_weights_on_the_pow2_grid(net):
     torch.manual_seed(1)
     x, y = torch.randn(64, 3, 48), torch.randint(0, 4, (64,))
-    tuned, info = qat_finetune(net, (x, y), (x[:32], y[:32]), epochs=2, lr=0.01, pow2=True, batch_size=32)
+    with torch.inference_mode():  # where it really runs: the export callback, inside Lightning's test loop
+        tuned, info = qat_finetune(net, (x, y), (x[:32], y[:32]), epochs=2, lr=0.01, pow2=True, batch_size=32)
     assert len(info["val_acc_fake_quant"]) == 2
     for m in tuned.modules():
         if isinstance(m, (nn.Conv1d, nn.Linear)):

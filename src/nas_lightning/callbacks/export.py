@@ -67,7 +67,7 @@ class OnnxExportCallback(L.Callback):
         if results["int8_drop"] > self.quant.max_drop and self.quant.qat:
             q = self.quant
             net, qat = qat_finetune(pl_module.net, self.dm.tensors["train"], self.dm.tensors["val"], q.qat_epochs,
-                                    q.qat_lr, pow2=self.npu)
+                                    q.qat_lr, pow2=self.npu, batch_size=self.dm.cfg.batch_size, seed=self.dm.seed)
             results = {**self._export(net), "ptq": results, "qat": qat}
         float_path, int8_path = self.out_dir / "model.onnx", self.out_dir / "model_int8.onnx"
         graph, int8 = onnx.load(str(float_path)), onnx.load(str(int8_path))

@@ -81,9 +81,13 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((net(x).argmax(1) == y).float().mean())
 
 
+@torch.inference_mode(False)
+@torch.enable_grad()
 def qat_finetune(net: FixedNet, train: tuple, val: tuple, epochs: int, lr: float, pow2: bool,
                  batch_size: int = 64, seed: int = 0) -> tuple[FixedNet, dict]:
-    """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized val accuracy per epoch."""
+    """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized val accuracy per epoch.
+
+    Gradients are switched back on: the export runs from Lightning's test hooks, inside inference mode."""
     torch.manual_seed(seed)
     net = copy.deepcopy(net).cpu()
     fold_batch_norms(net)

@@ -42,8 +42,9 @@ from .summary import print_summary
 def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list) -> L.Trainer:
     options = dict(cfg.trainer)
     options.setdefault("enable_model_summary", False)
+    options.setdefault("deterministic", True)  # same seed, same genotype; GPU configs relax it to "warn"
     return L.Trainer(
-        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=callbacks, deterministic=True,
+        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=callbacks,
         logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options,
     )
 

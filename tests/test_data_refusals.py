@@ -84,6 +84,13 @@ def test_annotation_naming_missing_file(tmp_path):
     refused(root, r"instances_train_list.txt line 2: a/ghost.csv is not a data file under classes/")
 
 
+def test_annotation_list_that_is_not_text(tmp_path):
+    root = good(tmp_path)
+    (root / "annotations").mkdir()
+    (root / "annotations/instances_train_list.txt").write_bytes(b"a/rec0.csv\n\xff\xfe\x00bad\n")
+    refused(root, r"instances_train_list.txt: not UTF-8 text")
+
+
 def test_pickle_is_refused_and_never_loaded(tmp_path):
     root = good(tmp_path)
     marker = tmp_path / "unpickled"

@@ -48,7 +48,11 @@ def _class_files(tree: DatasetTree) -> tuple[list[str], list[tuple[str, int]]]:
 
 def _read_list(tree: DatasetTree, rel: str, known: dict[str, int]) -> list[str]:
     out = []
-    for number, line in enumerate(tree.read(rel).decode("utf-8-sig").splitlines(), start=1):
+    try:
+        text = tree.read(rel).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserInputError(f"{tree.label(rel)}: not UTF-8 text (one relative file path per line)") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         entry = line.strip().replace("\\", "/")
         if not entry:
             continue

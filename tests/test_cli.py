@@ -2,6 +2,9 @@
 stage combinations of the issue (search only, train+export from a genotype file, unrolled)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +75,10 @@ def test_issue_command_line(tmp_path, extra):
     result = run_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_report(tmp_path)["device"]["name"] == "F28P55"
+
+
+def test_console_script_finds_its_config(tmp_path):
+    """`nas-lightning` (installed entry point) composes the same config as `python -m nas_lightning`."""
+    script = Path(sys.executable).parent / "nas-lightning"
+    result = subprocess.run([str(script), "preset.layers=2", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
+    assert result.returncode == 2 and "error: preset.layers=2: must be >= 3" in result.stderr, result.stderr

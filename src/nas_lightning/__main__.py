@@ -7,11 +7,11 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from .config import check_group_choices, register, validate
+from .config import CONF_DIR, check_group_choices, register, validate
 from .errors import UserInputError
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: works as console script too
 def _hydra_main(cfg: DictConfig) -> dict | None:
     try:
         checked = validate(cfg)  # before the heavy imports, so a typo fails in a blink

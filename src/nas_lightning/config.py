@@ -134,7 +134,7 @@ class TrainConfig:
 class ExportConfig:
     opset: int = 17
     calibration_batches: int = 8
-    tolerance: float = 1e-4  # max |float ONNX - torch| on logits
+    tolerance: float = 1e-4  # max |float ONNX - torch| on logits / max(1, largest |logit|)
 
     def __post_init__(self) -> None:
         _at_least("export.calibration_batches", self.calibration_batches, 1)

@@ -49,15 +49,18 @@ class OnnxExportCallback(L.Callback):
         with torch.no_grad():
             torch_logits = twin(torch.from_numpy(x_onnx)).numpy()
         max_diff = float(np.abs(float_logits - torch_logits).max())
-        if max_diff > self.tolerance:
-            raise RuntimeError(f"float ONNX differs from torch by {max_diff:.2e} > export.tolerance={self.tolerance}")
+        # relative to the logits' size (at least 1): folding BN reorders float sums, so deep nets with
+        # large logits differ by ~1e-4 of their magnitude without being wrong
+        rel_diff = max_diff / max(1.0, float(np.abs(torch_logits).max()))
+        if rel_diff > self.tolerance:
+            raise RuntimeError(f"float ONNX differs from torch by {rel_diff:.2e} (relative) > export.tolerance={self.tolerance}")
 
         calibration = [to_onnx_layout(b, self.npu) for b in self.dm.calibration_batches(self.calibration_batches)]
         quantize_int8(float_path, int8_path, calibration, self.metadata, pow2=self.npu)
         int8_logits = run_onnx(int8_path, x_onnx)
         y = y_test.numpy()
         acc_float, acc_int8 = float((float_logits.argmax(1) == y).mean()), float((int8_logits.argmax(1) == y).mean())
-        return {"float_onnx_max_abs_diff": max_diff, "test_acc_onnx_float": acc_float, "test_acc_onnx_int8": acc_int8,
+        return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff, "test_acc_onnx_float": acc_float, "test_acc_onnx_int8": acc_int8,
                 "int8_drop": acc_float - acc_int8}
 
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 from conftest import run_cli
-from fixtures.ti_folder import make_folder, write_csv
+from fixtures.ti_folder import make_folder
 
 from nas_lightning.data.config import DataConfig
 from nas_lightning.data.sources import load_splits
@@ -48,29 +48,21 @@ def test_class_without_files(tmp_path):
     refused(root, r"classes/empty: no .csv/.txt/.npy files")
 
 
-def test_different_column_counts(tmp_path):
+@pytest.mark.parametrize(
+    "name, text, match",
+    [
+        ("b/wide.csv", "0,0,0\n" * 300, r"wide.csv: 3 measurement columns, but .*rec\d.csv has 2"),
+        ("a/bad.csv", "x,y\n1,2\n3,oops\n", r"bad.csv: row 3, column 2: 'oops' is not a number"),
+        ("a/bad.csv", "1,2\n" * 150 + "3,nan\n" + "1,2\n" * 150, r"bad.csv: NaN or Inf at data row 151, column 'col1'"),
+        ("a/bad.csv", "1,2\n" * 150 + "3,inf\n" + "1,2\n" * 150, r"bad.csv: NaN or Inf at data row 151, column 'col1'"),
+        ("a/short.csv", "0,0\n" * 50, r"short.csv: 50 rows, shorter than the window of 100 samples"),
+    ],
+    ids=["column_count", "non_numeric", "nan", "inf", "shorter_than_frame"],
+)
+def test_one_bad_recording_in_a_good_folder(tmp_path, name, text, match):
     root = good(tmp_path)
-    write_csv(root / "classes/b/wide.csv", np.zeros((300, 3)))
-    refused(root, r"wide.csv: 3 measurement columns, but .*rec\d.csv has 2")
-
-
-def test_non_numeric_cell(tmp_path):
-    root = good(tmp_path)
-    (root / "classes/a/bad.csv").write_text("x,y\n1,2\n3,oops\n")
-    refused(root, r"bad.csv: row 3, column 2: 'oops' is not a number")
-
-
-@pytest.mark.parametrize("cell", ["nan", "inf"])
-def test_nan_or_inf(tmp_path, cell):
-    root = good(tmp_path)
-    (root / "classes/a/bad.csv").write_text("1,2\n" * 150 + f"3,{cell}\n" + "1,2\n" * 150)
-    refused(root, r"bad.csv: NaN or Inf at data row 151, column 'col1'")
-
-
-def test_recording_shorter_than_frame(tmp_path):
-    root = good(tmp_path)
-    write_csv(root / "classes/a/short.csv", np.zeros((50, 2)))
-    refused(root, r"short.csv: 50 rows, shorter than the window of 100 samples")
+    (root / "classes" / name).write_text(text)
+    refused(root, match)
 
 
 def test_variables_larger_than_columns(tmp_path):

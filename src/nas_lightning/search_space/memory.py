@@ -157,7 +157,7 @@ class ExpectedMemory:
     """
 
     def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
-        self.spec, self.edges = spec, edge_list(spec.nodes_per_layer)
+        self.edges = edge_list(spec.nodes_per_layer)
         self.plans = plan_cells(spec, length)
         base = network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, in_channels,
                               length, num_classes)
@@ -166,6 +166,9 @@ class ExpectedMemory:
         self.fixed_sram = float(stem_channels(spec) * length * ACTIVATION_BYTES)  # the stem step
         ops = PRIMITIVES[1:]
         assert PRIMITIVES[0] == "none", "the tables skip column 0"
+        nodes, fanout = spec.nodes_per_layer, spec.fanout_concat
+        # alpha rows of the edges into each concatenated node, for the SRAM surrogate
+        self.concat_rows = [[r for r, (_, d) in enumerate(self.edges) if d == k] for k in range(nodes - fanout + 1, nodes + 1)]
         self.flash: dict[str, torch.Tensor] = {}
         self.alias: dict[str, torch.Tensor] = {}  # 1 where (edge, op) is an identity alias
         for cell_type in CELL_TYPES:
@@ -190,12 +193,10 @@ class ExpectedMemory:
         flash = any_alpha.new_tensor(self.flash_constant)
         for t, p in probs.items():
             flash = flash + (p * self.flash[t].to(p.device)).sum()
-        nodes, fanout = self.spec.nodes_per_layer, self.spec.fanout_concat
         steps = [any_alpha.new_tensor(self.fixed_sram)]
         for t, p in probs.items():
             alias = (p * self.alias[t].to(p.device)).sum(-1)  # per edge, already divided by the node's inputs
-            p_alias = torch.stack([alias[[r for r, (_, d) in enumerate(self.edges) if d == k]].sum()
-                                   for k in range(nodes - fanout + 1, nodes + 1)])
+            p_alias = torch.stack([alias[rows].sum() for rows in self.concat_rows])
             for plan in self.plans:
                 if plan.reduction != (t == "reduce"):
                     continue

@@ -22,7 +22,10 @@ CONV_OPS = [name for name in PRIMITIVES if OPS[name].kind == "conv"]
 POOL_OPS = [name for name in PRIMITIVES if OPS[name].kind in POOL_KINDS]
 SKIP_OP = next(name for name in PRIMITIVES if OPS[name].kind == "skip")
 MAX_KERNEL = max(OPS[name].kernel for name in CONV_OPS)
-_INDEX = {name: i for i, name in enumerate(PRIMITIVES)}
+# alpha columns of each op group, looked up once rather than in every forward
+CONV_COLS = [PRIMITIVES.index(o) for o in CONV_OPS]
+POOL_COLS = [PRIMITIVES.index(o) for o in POOL_OPS]
+SKIP_COL = PRIMITIVES.index(SKIP_OP)
 
 
 class SourceOps(nn.Module):
@@ -50,12 +53,12 @@ class SourceOps(nn.Module):
         w = self.conv.weight * self.mask
         convs = F.relu(self.conv_bn(F.conv1d(x, w, None, self.stride, MAX_KERNEL // 2)))
         convs = convs.view(n, self.n_dest, len(CONV_OPS), c, -1)
-        w_conv = weights[:, [_INDEX[o] for o in CONV_OPS]]
+        w_conv = weights[:, CONV_COLS]
         out = (convs * w_conv[None, :, :, None, None]).sum(2)
         pooled = self.pool_bn(torch.cat([p(x) for p in self.pools], 1)).view(n, len(POOL_OPS), c, -1)
-        w_pool = weights[:, [_INDEX[o] for o in POOL_OPS]]
+        w_pool = weights[:, POOL_COLS]
         out = out + torch.einsum("npcl,dp->ndcl", pooled, w_pool)
-        w_skip = weights[:, _INDEX[SKIP_OP], None, None]
+        w_skip = weights[:, SKIP_COL, None, None]
         skip = x.unsqueeze(1) if self.skip is None else self.skip(x).view(n, self.n_dest, c, -1)
         return out + skip * w_skip
 

@@ -83,8 +83,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     callbacks: list = [best, ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:
-        layout = "N,1,L,C" if cfg.device.has_npu else "N,C,L,1"  # NPU: variables as width (see devices.py)
-        metadata = {"class_names": dm.splits.class_names, "input_layout": layout, "preprocessing": dm.splits.info,
+        metadata = {"class_names": dm.splits.class_names, "preprocessing": dm.splits.info,
                     "genotype": genotype.to_json(), "device": cfg.device.name}
         e = cfg.export
         export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata,

@@ -9,21 +9,20 @@ import torch
 from matplotlib.figure import Figure
 
 from ..search_space.cost import ExpectedCost
-from ..search_space.genotype import CELL_TYPES
-from ..search_space.layout import edge_list
+from ..search_space.layout import edge_list, nodes_of
 from ..search_space.ops import PRIMITIVES
 
 SKIP = PRIMITIVES.index("skip_connect")
 
 
-def alpha_entropy(alpha: torch.Tensor) -> torch.Tensor:
-    probs = torch.softmax(alpha.detach(), dim=-1)
+def mean_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over edges of the entropy of each edge's op distribution."""
     return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
 
 
 def heatmap(probs: torch.Tensor, title: str) -> Figure:
     """Edges (source → node) by ops, coloured by softmax(alpha)."""
-    nodes = next(n for n in range(1, len(probs) + 1) if n * (n + 1) // 2 == len(probs))
+    nodes = nodes_of(len(probs))
     fig = Figure(figsize=(1.0 + 0.7 * len(PRIMITIVES), 1.2 + 0.3 * len(probs)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(probs.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -40,17 +39,17 @@ class AlphaMonitor(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         stats = {}
-        for t in CELL_TYPES:
-            alpha = pl_module.supernet.alpha(t)
-            stats[f"alpha/entropy_{t}"] = alpha_entropy(alpha)
-            stats[f"alpha/skip_share_{t}"] = torch.softmax(alpha.detach(), -1)[:, SKIP].mean()
+        for t, alpha in pl_module.alphas_by_cell().items():
+            probs = torch.softmax(alpha.detach(), -1)
+            stats[f"alpha/entropy_{t}"] = mean_entropy(probs)
+            stats[f"alpha/skip_share_{t}"] = probs[:, SKIP].mean()
         pl_module.log_dict(stats, on_step=True, on_epoch=True)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         with torch.no_grad():
-            alphas = {t: pl_module.supernet.alpha(t) for t in CELL_TYPES}
+            alphas = pl_module.alphas_by_cell()
             expected = {f"cost/expected_{m}": self.cost(alphas, m) for m in ("params", "deployed", "macs")}
         pl_module.log_dict(expected)  # identical on every rank: the alphas are
         if not trainer.is_global_zero:

@@ -25,15 +25,11 @@ class MemoryBudget(L.Callback):
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module, optimizer) -> None:
         if not pl_module.is_alpha_optimizer(optimizer):
             return
-        alphas = {"normal": pl_module.supernet.alphas_normal, "reduce": pl_module.supernet.alphas_reduce}
-        values = dict(zip(("flash", "sram"), self.expected(alphas)))
+        values = dict(zip(("flash", "sram"), self.expected(pl_module.alphas_by_cell())))
         hinge = sum((torch.relu(values[k] / limit - 1) for k, limit in self.limits.items() if limit is not None),
                     values["flash"].new_zeros(()))
         if self.weight > 0 and hinge.requires_grad:
-            grads = torch.autograd.grad(self.weight * hinge, list(alphas.values()), allow_unused=True)
-            for a, g in zip(alphas.values(), grads):
-                if g is not None:
-                    a.grad = g if a.grad is None else a.grad + g
+            pl_module.add_alpha_gradient(self.weight * hinge)
         pl_module.log_dict({"search/expected_flash_kb": values["flash"].detach() / 1024,
                             "search/expected_sram_kb": values["sram"].detach() / 1024,
                             "search/budget_hinge": hinge.detach()}, on_step=False, on_epoch=True)

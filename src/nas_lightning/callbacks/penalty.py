@@ -9,7 +9,6 @@ CE + weight * cost / max_cost, first or second order alike).
 from __future__ import annotations
 
 import lightning as L
-import torch
 
 from ..search_space.cost import ExpectedCost
 
@@ -22,13 +21,10 @@ class ResourcePenalty(L.Callback):
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module, optimizer) -> None:
         if not pl_module.is_alpha_optimizer(optimizer):
             return
-        alphas = {"normal": pl_module.supernet.alphas_normal, "reduce": pl_module.supernet.alphas_reduce}
-        expected = self.cost(alphas, self.metric)
+        expected = self.cost(pl_module.alphas_by_cell(), self.metric)
         penalty = self.weight * expected * self.scale
         if self.weight > 0:
-            grads = torch.autograd.grad(penalty, list(alphas.values()))
-            for a, g in zip(alphas.values(), grads):
-                a.grad = g if a.grad is None else a.grad + g
+            pl_module.add_alpha_gradient(penalty)
         pl_module.log_dict(
             {f"search/expected_{self.metric}": expected.detach(), "search/penalty": penalty.detach()},
             on_step=False, on_epoch=True,

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import SearchConfig
-from ..search_space.genotype import Genotype
+from ..search_space.genotype import CELL_TYPES, Genotype
 from ..search_space.supernet import SuperNet
 from .architect import unrolled_alpha_grads
 
@@ -53,6 +53,17 @@ class DARTSSearchModule(L.LightningModule):
         )
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=c.epochs, eta_min=c.w_lr_min)
         return [w_opt, a_opt], [sched]
+
+    def alphas_by_cell(self) -> dict[str, torch.nn.Parameter]:
+        return {t: self.supernet.alpha(t) for t in CELL_TYPES}
+
+    def add_alpha_gradient(self, loss: torch.Tensor) -> None:
+        """Adds d loss / d alphas to the alphas' gradients: how callbacks (resource penalty, memory
+        budget) join the alpha step, from ``on_before_optimizer_step`` of the alpha optimizer."""
+        alphas = self.supernet.arch_parameters()
+        for a, g in zip(alphas, torch.autograd.grad(loss, alphas, allow_unused=True)):
+            if g is not None:
+                a.grad = g if a.grad is None else a.grad + g
 
     def is_alpha_optimizer(self, optimizer) -> bool:
         params = optimizer.param_groups[0]["params"]
@@ -130,9 +141,9 @@ class DARTSSearchModule(L.LightningModule):
         self.log("search/val_acc", acc, prog_bar=True, sync_dist=True)
         if self.trainer.sanity_checking:
             return
-        genotype = self.supernet.genotype(self.cfg.max_skip)
         if acc > self.best_val_acc:
-            self.best_val_acc, self.best_genotype, self.best_epoch = acc, genotype, self.current_epoch
+            self.best_val_acc, self.best_epoch = acc, self.current_epoch
+            self.best_genotype = self.supernet.genotype(self.cfg.max_skip)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["best_genotype"] = None if self.best_genotype is None else self.best_genotype.to_json()

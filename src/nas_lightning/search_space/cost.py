@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .genotype import CELL_TYPES, Genotype
-from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
 from .network import live_nodes
 from .ops import OPS, PRIMITIVES, out_length
 
@@ -39,19 +39,27 @@ def conv_bn_cost(c_in: int, c_out: int, k: int, length_out: int) -> Cost:
     return Cost(weights + 2 * c_out, weights + c_out, weights * length_out)
 
 
+def op_layer(op: str, channels: int, stride: int) -> tuple[int, int] | None:
+    """(weights, biases) of the op's Conv after BN folding, or None when it has no parameters."""
+    kind = OPS[op].kind
+    if kind == "conv":
+        return channels * channels * OPS[op].kernel, channels
+    if kind == "skip" and stride > 1:  # a strided skip is a 1x1 conv + BN
+        return channels * channels, channels
+    return None
+
+
 def op_cost(name: str, channels: int, stride: int, length_in: int) -> Cost:
-    spec = OPS[name]
-    length_out = out_length(length_in, stride)
-    if spec.kind == "conv":
-        return conv_bn_cost(channels, channels, spec.kernel, length_out)
-    if spec.kind == "skip" and stride > 1:
-        return conv_bn_cost(channels, channels, 1, length_out)
-    return Cost()
+    layer = op_layer(name, channels, stride)
+    if layer is None:
+        return Cost()
+    weights, biases = layer
+    return Cost(weights + 2 * biases, weights + biases, weights * out_length(length_in, stride))
 
 
 def fixed_parts_cost(spec: MacroSpec, in_channels: int, length: int, num_classes: int, concat_sizes=None) -> Cost:
     """Stem, cell preprocessing convs and classifier: present whatever the cells choose."""
-    total = conv_bn_cost(in_channels, stem_channels(spec), 3, length)
+    total = conv_bn_cost(in_channels, stem_channels(spec), STEM_KERNEL, length)
     plans = plan_cells(spec, length, concat_sizes)
     for p in plans:
         total += conv_bn_cost(p.c_in, p.c, 1, p.length_in)

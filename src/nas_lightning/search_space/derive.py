@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .genotype import Genotype
-from .layout import edge_list
+from .layout import edge_list, nodes_of
 from .ops import PRIMITIVES
 
 NONE, SKIP = PRIMITIVES.index("none"), PRIMITIVES.index("skip_connect")
@@ -25,8 +25,7 @@ def _best_choice(probs: torch.Tensor, edges: list[tuple[int, int]], node: int, b
 
 def derive_cell(alpha: torch.Tensor, max_skip: int | None) -> list[tuple[str, int]]:
     probs = torch.softmax(alpha.float(), dim=-1)
-    n_edges = probs.shape[0]
-    nodes = next(n for n in range(1, n_edges + 1) if n * (n + 1) // 2 == n_edges)
+    nodes = nodes_of(probs.shape[0])
     edges = edge_list(nodes)
     choices = [_best_choice(probs, edges, node, {NONE}) for node in range(1, nodes + 1)]
     if max_skip is not None:

@@ -33,6 +33,9 @@ class CellPlan:
     c_out: int  # channels of the concatenated output
 
 
+STEM_KERNEL = 3  # taps of the stem conv
+
+
 def reduction_indices(layers: int) -> tuple[int, int]:
     return layers // 3, 2 * layers // 3
 
@@ -61,6 +64,11 @@ def plan_cells(spec: MacroSpec, length: int, concat_sizes: dict[bool, int] | Non
 def edge_list(nodes: int) -> list[tuple[int, int]]:
     """(source, node) pairs in alpha row order: node 1 reads 0; node 2 reads 0, 1; ..."""
     return [(src, node) for node in range(1, nodes + 1) for src in range(node)]
+
+
+def nodes_of(n_edges: int) -> int:
+    """Inverse of ``len(edge_list(nodes))``: the node count of an alpha matrix with ``n_edges`` rows."""
+    return next(n for n in range(1, n_edges + 1) if n * (n + 1) // 2 == n_edges)
 
 
 def edge_stride(reduction: bool, source: int) -> int:

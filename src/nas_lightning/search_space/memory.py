@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import torch
 
 from .genotype import CELL_TYPES, Genotype
-from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .cost import op_layer
+from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
 from .network import live_nodes
 from .ops import OPS, PRIMITIVES, out_length
 
 WEIGHT_BYTES, BIAS_BYTES, ACTIVATION_BYTES = 1, 4, 1
 LAYER_OVERHEAD_BYTES = 32
-STEM_KERNEL = 3
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,6 @@ class Memory:
 def op_writes_tensor(op: str, stride: int) -> bool:
     """False only for the identity skip, whose output is its input buffer."""
     return not (OPS[op].kind == "skip" and stride == 1)
-
-
-def op_layer(op: str, channels: int, stride: int) -> tuple[int, int] | None:
-    """(weights, biases) of the op's Conv after BN folding, or None when it has no parameters."""
-    kind = OPS[op].kind
-    if kind == "conv":
-        return channels * channels * OPS[op].kernel, channels
-    if kind == "skip" and stride > 1:
-        return channels * channels, channels
-    return None
 
 
 def flash_of(layers: list[tuple[int, int]]) -> int:

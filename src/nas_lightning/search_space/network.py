@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .genotype import Genotype
-from .layout import MacroSpec, edge_stride, plan_cells, stem_channels
+from .layout import STEM_KERNEL, MacroSpec, edge_stride, plan_cells, stem_channels
 from .ops import build_op, conv_bn
 
 
@@ -54,7 +54,7 @@ class FixedNet(nn.Module):
         self.in_channels, self.variables_as_width = in_channels, variables_as_width
         sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
         self.plans = plan_cells(spec, length, sizes)
-        self.stem = conv_bn(in_channels, stem_channels(spec), 3, dims=dims, relu=False)
+        self.stem = conv_bn(in_channels, stem_channels(spec), STEM_KERNEL, dims=dims, relu=False)
         if variables_as_width:
             assert dims == 2, "the (N, 1, L, C) input is an export layout"
             self.stem[0] = nn.Conv2d(1, stem_channels(spec), (3, in_channels), padding=(1, 0), bias=False)

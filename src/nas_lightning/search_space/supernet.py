@@ -15,7 +15,7 @@ from torch import nn
 
 from .derive import derive_genotype
 from .genotype import CELL_TYPES, Genotype
-from .layout import MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
 from .ops import OPS, POOL_KINDS, PRIMITIVES, batch_norm, conv_bn, pool
 
 CONV_OPS = [name for name in PRIMITIVES if OPS[name].kind == "conv"]
@@ -93,7 +93,7 @@ class SuperNet(nn.Module):
     def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
         super().__init__()
         self.spec = spec
-        self.stem = conv_bn(in_channels, stem_channels(spec), 3, relu=False, affine=False)
+        self.stem = conv_bn(in_channels, stem_channels(spec), STEM_KERNEL, relu=False, affine=False)
         self.plans = plan_cells(spec, length)
         self.cells = nn.ModuleList(
             SearchCell(p.c_in, p.c, spec.nodes_per_layer, p.reduction, spec.fanout_concat) for p in self.plans

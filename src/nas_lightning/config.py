@@ -22,6 +22,11 @@ STAGES = ("search", "train", "export")
 MODES = ("Memory", "Compute")
 
 
+def search_checkpoint(run_dir: str | Path) -> Path:
+    """The search checkpoint of a run directory, rewritten every epoch: what ``resume=`` continues."""
+    return Path(run_dir) / "checkpoints" / "search" / "last.ckpt"
+
+
 def _at_least(key: str, value: float, minimum: float) -> None:
     if value < minimum:
         raise UserInputError(f"{key}={value}: must be >= {minimum}")
@@ -195,7 +200,7 @@ class RunConfig:
             self.stages = [s for s in self.stages if s != "search"]
             if "train" not in self.stages:
                 raise UserInputError("model=baseline: stages must include train (the baseline is not searched)")
-        if self.resume is not None and not (Path(self.resume) / "checkpoints" / "search" / "last.ckpt").is_file():
+        if self.resume is not None and not search_checkpoint(self.resume).is_file():
             raise UserInputError(f"resume={self.resume}: no checkpoints/search/last.ckpt in that run directory")
         needs_genotype = "search" not in self.stages and "train" in self.stages and self.model.name != "baseline"
         if needs_genotype and not self.genotype:

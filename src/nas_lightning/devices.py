@@ -155,7 +155,8 @@ def repair_flash(genotype: Genotype, device: DeviceConfig, spec: MacroSpec, chan
     def flash(g: Genotype) -> int:
         return network_memory(g, spec, channels, length, classes).flash_bytes
 
-    while limit is not None and flash(genotype) > limit:
+    current = flash(genotype)
+    while limit is not None and current > limit:
         options = []
         for t in ("normal", "reduce"):
             nodes = list(genotype.cell(t)[0])
@@ -165,6 +166,6 @@ def repair_flash(genotype: Genotype, device: DeviceConfig, spec: MacroSpec, chan
                     options.append((flash(candidate), f"{t} node {k + 1}: {op} -> {CHEAPER[op]}", candidate))
         if not options:
             break  # nothing left to shrink: the verdict reports it
-        _, change, genotype = min(options, key=lambda o: o[0])
+        current, change, genotype = min(options, key=lambda o: o[0])
         changes.append(change)
     return genotype, changes

@@ -24,7 +24,7 @@ from .callbacks.alpha_monitor import AlphaMonitor
 from .callbacks.confusion import ConfusionMatrixPlot
 from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
-from .config import RunConfig
+from .config import RunConfig, search_checkpoint
 from .data.datamodule import TimeSeriesDataModule
 from .devices import check_input, check_preset_can_fit, device_spec, repair_flash, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
@@ -58,11 +58,12 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
         AlphaMonitor(cost),
         # last.ckpt after every epoch, for resume= (Lightning 2.6 writes save_last only beside a top-k save)
-        ModelCheckpoint(dirpath=out_dir / "checkpoints" / "search", filename="last", enable_version_counter=False),
+        ModelCheckpoint(dirpath=search_checkpoint(out_dir).parent, filename=search_checkpoint(out_dir).stem,
+                        enable_version_counter=False),
     ]
     callbacks += search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, spec, dm.num_channels,
                                   dm.input_length, dm.num_classes)
-    resume = Path(cfg.resume) / "checkpoints" / "search" / "last.ckpt" if cfg.resume else None
+    resume = search_checkpoint(cfg.resume) if cfg.resume else None
     trainer = _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks)
     trainer.fit(module, datamodule=dm.with_phase("search"), ckpt_path=resume, weights_only=True)
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {

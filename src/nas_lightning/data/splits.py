@@ -34,15 +34,8 @@ def stratified_split(y: np.ndarray, shares: list[float], seed: int) -> list[np.n
 
 def carve(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (kept, carved) with ``share`` of each class carved out, fixed by ``seed``."""
-    rng = np.random.default_rng(seed)
-    kept: list[int] = []
-    carved: list[int] = []
-    for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        n = int(round(share * len(idx)))
-        carved.extend(idx[:n].tolist())
-        kept.extend(idx[n:].tolist())
-    return np.sort(np.asarray(kept, dtype=np.int64)), np.sort(np.asarray(carved, dtype=np.int64))
+    carved, _, kept = stratified_split(y, [share, 0.0, 1.0 - share], seed)
+    return kept, carved
 
 
 def normalise(splits: DataSplits) -> DataSplits:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from ..errors import UserInputError
 from .config import DataConfig
-from .features import describe, extract, feature_spec
+from .features import describe, extract
 from .splits import DataSplits, stratified_split
 from .synthetic import make_synthetic
+from .windows import configured_length
+
+SYNTHETIC_LENGTH = 256  # when neither data.frame_size nor an FFT preset sets it
 
 
 def load_synthetic(cfg: DataConfig, seed: int) -> DataSplits:
-    spec = feature_spec(cfg)
-    length = cfg.frame_size or (spec.input_length if spec else 256)
-    if spec is not None and length != spec.input_length:
-        raise UserInputError(f"data.frame_size={cfg.frame_size}: data.features={cfg.features} takes "
-                             f"{spec.input_length} samples per window; set data.frame_size=null")
+    length = configured_length(cfg) or SYNTHETIC_LENGTH
     x, y, names = make_synthetic(cfg.num_classes, cfg.samples_per_class, cfg.variables or 3, length, cfg.noise, seed)
     x = extract(x, cfg)
     tr, va, te = stratified_split(y, cfg.split_factor, seed)

@@ -27,8 +27,9 @@ class Recording:
     values: np.ndarray  # float64 (rows, columns)
 
 
-def window_length(cfg: DataConfig, recordings: list[Recording]) -> int:
-    """Samples per window: data.frame_size, the FFT preset's input, or the (common) recording length."""
+def configured_length(cfg: DataConfig) -> int | None:
+    """Samples per window fixed by the config: data.frame_size or the FFT preset's input (which must
+    agree when both are set); None when the recordings decide."""
     spec = feature_spec(cfg)
     if cfg.frame_size is not None:
         if spec is not None and cfg.frame_size != spec.input_length:
@@ -37,8 +38,14 @@ def window_length(cfg: DataConfig, recordings: list[Recording]) -> int:
                 f"per window; set data.frame_size={spec.input_length} or null"
             )
         return cfg.frame_size
-    if spec is not None:
-        return spec.input_length
+    return None if spec is None else spec.input_length
+
+
+def window_length(cfg: DataConfig, recordings: list[Recording]) -> int:
+    """Samples per window: data.frame_size, the FFT preset's input, or the (common) recording length."""
+    length = configured_length(cfg)
+    if length is not None:
+        return length
     lengths = {len(r.values) for r in recordings}
     if len(lengths) > 1:
         short = min(recordings, key=lambda r: len(r.values))

@@ -91,15 +91,33 @@ class DeviceConfig:
                 raise UserInputError(f"device.{key}={value}: must be > 0 or null (unlimited)")
 
 
+def _share(key: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise UserInputError(f"{key}={value}: must be in [0, 1)")
+
+
+def _epochs_or_steps(section: str, epochs: Optional[int], steps: int) -> None:
+    if epochs is not None:
+        _at_least(f"{section}.epochs", epochs, 1)
+    _at_least(f"{section}.steps", steps, 1)
+
+
 @dataclass
 class SearchConfig:
-    epochs: int = 6
+    """Budgeted in optimizer steps, not epochs: a 50-series archive gives 1-2 steps per epoch, a
+    big recording set hundreds. ``epochs: null`` runs ``steps`` batches (scaled to the data);
+    an integer runs exactly that many epochs. The first ``warmup`` share of the steps trains the
+    weights only (alphas judged against untrained ops just learn which op trains fastest)."""
+
+    epochs: Optional[int] = None
+    steps: int = 400
+    warmup: float = 0.25
     unrolled: bool = False
     w_lr: float = 0.025
     w_lr_min: float = 0.001
     w_momentum: float = 0.9
     w_weight_decay: float = 3e-4
-    alpha_lr: float = 3e-4
+    alpha_lr: float = 3e-3
     alpha_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     alpha_weight_decay: float = 1e-3
     grad_clip: float = 5.0
@@ -107,7 +125,8 @@ class SearchConfig:
     beta_decay: float = 0.5  # β-DARTS alpha regularisation weight at the last epoch (ramped from ~0); 0 = off
 
     def __post_init__(self) -> None:
-        _at_least("search.epochs", self.epochs, 1)
+        _epochs_or_steps("search", self.epochs, self.steps)
+        _share("search.warmup", self.warmup)
         for key in ("w_lr", "alpha_lr", "grad_clip"):
             if getattr(self, key) <= 0:
                 raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
@@ -116,23 +135,54 @@ class SearchConfig:
         _at_least("search.beta_decay", self.beta_decay, 0.0)
 
 
+FIT_ON = ("train+val", "train")
+
+
 @dataclass
-class TrainConfig:
-    epochs: int = 15
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    scheduler: str = "cosine"
+class AugmentConfig:
+    """Random per-series changes of each training batch (retrain only): Gaussian ``jitter`` (std, in
+    units of the normalised signal), amplitude ``scale`` (std of a factor around 1) and circular
+    time ``shift`` (largest share of the length). All 0 = off."""
+
+    name: str = "none"
+    jitter: float = 0.0
+    scale: float = 0.0
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
-        _at_least("train.epochs", self.epochs, 1)
+        for key in ("jitter", "scale"):
+            _at_least(f"augment.{key}", getattr(self, key), 0.0)
+        if not 0 <= self.shift <= 0.5:
+            raise UserInputError(f"augment.shift={self.shift}: must be in [0, 0.5]")
+
+
+@dataclass
+class TrainConfig:
+    """The retrain of the chosen network from scratch, the UCR way: AdamW, linear warm-up then
+    cosine decay per step, label smoothing, the last step's weights kept (no early pick on a
+    dozen validation series). ``fit_on: train+val`` trains on both splits (val then only reports
+    training fit); ``train`` keeps val held out and reports it."""
+
+    epochs: Optional[int] = None
+    steps: int = 1500
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 1e-2
+    warmup: float = 0.05
+    label_smoothing: float = 0.1
+    fit_on: str = "train+val"
+
+    def __post_init__(self) -> None:
+        _epochs_or_steps("train", self.epochs, self.steps)
         if self.optimizer not in ("sgd", "adamw"):
             raise UserInputError(f"train.optimizer={self.optimizer}: allowed values are sgd, adamw")
-        if self.scheduler not in ("cosine", "none"):
-            raise UserInputError(f"train.scheduler={self.scheduler}: allowed values are cosine, none")
+        if self.fit_on not in FIT_ON:
+            raise UserInputError(f"train.fit_on={self.fit_on}: allowed values are {', '.join(FIT_ON)}")
         if self.lr <= 0:
             raise UserInputError(f"train.lr={self.lr}: must be > 0")
+        _share("train.warmup", self.warmup)
+        _share("train.label_smoothing", self.label_smoothing)
 
 
 @dataclass
@@ -167,13 +217,16 @@ MODELS = ("darts", "baseline")
 
 @dataclass
 class ModelConfig:
-    """``darts``: the searched genotype; ``baseline``: a hand-designed CNN (no search) to compare against."""
+    """``darts``: the searched genotype; ``baseline``: a hand-designed FCN (no search) to compare against,
+    ``width`` channels wide (its own macro: the preset does not apply)."""
 
     name: str = "darts"
+    width: int = 8
 
     def __post_init__(self) -> None:
         if self.name not in MODELS:
             raise UserInputError(f"model={self.name}: allowed values are {', '.join(MODELS)}")
+        _at_least("model.width", self.width, 1)
 
 
 @dataclass
@@ -185,6 +238,7 @@ class RunConfig:
     trainer: Any = field(default_factory=dict)  # passed to lightning.Trainer as is
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
     seed: int = 0
@@ -214,7 +268,7 @@ class RunConfig:
 
 
 CONF_DIR = Path(__file__).parent / "conf"
-GROUPS = ("preset", "mode", "device", "data", "trainer", "model")
+GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment")
 
 
 def group_options(group: str) -> list[str]:

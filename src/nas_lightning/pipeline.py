@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +30,7 @@ from .data.datamodule import TimeSeriesDataModule
 from .devices import check_input, check_preset_can_fit, device_spec, repair_flash, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
-from .search_space.baseline import baseline_genotype
+from .search_space.baseline import baseline_genotype, baseline_spec
 from .search_space.cost import ExpectedCost, fixed_net_cost
 from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec
@@ -39,20 +40,32 @@ from .search_space.supernet import SuperNet
 from .summary import print_summary
 
 
-def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list) -> L.Trainer:
+MAX_VALIDATIONS = 20  # per stage: a 400-epoch search on a tiny archive need not validate (and plot) 400 times
+
+
+def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list, **extra) -> L.Trainer:
     options = dict(cfg.trainer)
     options.setdefault("enable_model_summary", False)
     options.setdefault("deterministic", True)  # same seed, same genotype; GPU configs relax it to "warn"
+    options.setdefault("check_val_every_n_epoch", max(1, epochs // MAX_VALIDATIONS))
     return L.Trainer(
         max_epochs=epochs, default_root_dir=str(out_dir), callbacks=callbacks,
-        logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options,
+        logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options, **extra,
     )
+
+
+def budget(epochs: int | None, steps: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(epochs, batches): ``epochs`` when set, else enough epochs for ``steps`` batches."""
+    epochs = epochs or math.ceil(steps / steps_per_epoch)
+    return epochs, epochs * steps_per_epoch
 
 
 def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_dir: Path) -> tuple[Genotype, dict]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = dm.with_phase("search")
+    epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
     net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = DARTSSearchModule(net, cfg.search, dm.num_classes)
+    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps)
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
     callbacks = [
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
@@ -64,24 +77,31 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     callbacks += search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, spec, dm.num_channels,
                                   dm.input_length, dm.num_classes)
     resume = search_checkpoint(cfg.resume) if cfg.resume else None
-    trainer = _trainer(cfg, out_dir, "search", cfg.search.epochs, callbacks)
-    trainer.fit(module, datamodule=dm.with_phase("search"), ckpt_path=resume, weights_only=True)
+    trainer = _trainer(cfg, out_dir, "search", epochs, callbacks)
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
         "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
         "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
     }})
     if trainer.is_global_zero:
         genotype.save(out_dir / "genotype.json")
-    return genotype, {"best_epoch": module.best_epoch, "val_acc": module.best_val_acc,
+    entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}
+               for t, (a, b) in module.entropy.items()}
+    return genotype, {"epochs": epochs, "steps": steps, "alpha_steps": steps - module.warmup_steps,
+                      "best_epoch": module.best_epoch, "val_acc": module.best_val_acc,
+                      "val_loss": module.best_val_loss, "alpha_entropy": entropy,
                       "world_size": trainer.world_size, "rank_alpha_max_diff": module.rank_alpha_diff}
 
 
 def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genotype: Genotype, out_dir: Path):
+    """Trains for the step budget and tests the last weights. With ``train.fit_on=train+val`` the
+    validation split is part of the fit, so no validation accuracy is reported."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = dm.with_phase(cfg.train.fit_on)
+    epochs, steps = budget(cfg.train.epochs, cfg.train.steps, data.steps_per_epoch())
     net = FixedNet(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes)
-    best = ModelCheckpoint(dirpath=out_dir / "checkpoints" / "train", filename="best", monitor="val/acc", mode="max")
-    callbacks: list = [best, ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
+    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes, cfg.augment)
+    callbacks: list = [ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:
         metadata = {"class_names": dm.splits.class_names, "preprocessing": dm.splits.info,
@@ -90,13 +110,16 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
         export = OnnxExportCallback(out_dir, dm, e.opset, e.calibration_batches, e.tolerance, metadata,
                                     npu=cfg.device.has_npu, quant=cfg.quant)
         callbacks.append(export)
-    trainer = _trainer(cfg, out_dir, "train", cfg.train.epochs, callbacks)
-    data = dm.with_phase("train")
+    held_out = cfg.train.fit_on == "train"
+    trainer = _trainer(cfg, out_dir, "train", epochs, callbacks, **({} if held_out else {"limit_val_batches": 0}))
     trainer.fit(module, datamodule=data)
-    test = trainer.test(module, datamodule=data, ckpt_path="best", weights_only=True, verbose=False)[0]
+    trainer.save_checkpoint(out_dir / "checkpoints" / "train" / "last.ckpt", weights_only=True)
+    val_acc = None
+    if held_out:
+        val_acc = float(trainer.validate(module, datamodule=data, verbose=False)[0]["val/acc"])
+    test = trainer.test(module, datamodule=data, verbose=False)[0]
     results = {
-        "best_epoch": int(torch.load(best.best_model_path, weights_only=True, map_location="cpu")["epoch"]),
-        "val_acc": float(best.best_model_score),
+        "fit_on": cfg.train.fit_on, "epochs": epochs, "steps": steps, "val_acc": val_acc,
         "test_acc": float(test["test/acc"]),
         "params_trained": sum(p.numel() for p in net.parameters()),
         **module.test_report,
@@ -116,9 +139,10 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     _quiet_lightning()
     out_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir)
     genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
+    spec = MacroSpec.from_config(cfg.preset.__dict__)
     if cfg.model.name == "baseline":
-        genotype = baseline_genotype(cfg.preset.nodes_per_layer)
-    spec, preset_changes = device_spec(cfg.device, MacroSpec.from_config(cfg.preset.__dict__))
+        genotype, spec = baseline_genotype(), baseline_spec(cfg.model.width)
+    spec, preset_changes = device_spec(cfg.device, spec)
     started = time.perf_counter()
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     check_input(cfg.device, dm.num_channels)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from .devices import fit_line
 
+STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not decide anything
+
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
@@ -15,7 +17,14 @@ def print_summary(report: dict, out_dir: Path) -> None:
     model, lines = report["model"], []
     lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']['name']} seed={report['seed']}")
     if "search" in report:
-        lines.append(f"  search: best epoch {report['search']['best_epoch']}, supernet val acc {_pct(report['search']['val_acc'])}")
+        s = report["search"]
+        lines.append(f"  search: {s['steps']} steps ({s['alpha_steps']} architecture steps, {s['epochs']} epochs), "
+                     f"kept epoch {s['best_epoch']}, supernet val acc {_pct(s['val_acc'])}")
+        drops = {t: e["drop"] for t, e in s["alpha_entropy"].items()}
+        lines.append("  alphas: entropy fell " + ", ".join(f"{_pct(d)} ({t})" for t, d in drops.items()))
+        if min(drops.values()) < STILL_ALPHAS:
+            lines.append(f"  WARNING: the alphas barely moved (entropy fell < {_pct(STILL_ALPHAS)}): the genotype is "
+                         "close to a random pick; raise search.steps or search.alpha_lr")
         if report["search"].get("budget_repairs"):
             lines.append(f"  over the device's flash, stepped down: {'; '.join(report['search']['budget_repairs'])}")
     lines.append(
@@ -24,7 +33,9 @@ def print_summary(report: dict, out_dir: Path) -> None:
     )
     if "train" in report:
         t = report["train"]
-        lines.append(f"  retrain: val acc {_pct(t['val_acc'])} (epoch {t['best_epoch']}), test acc {_pct(t['test_acc'])}")
+        val = f"val acc {_pct(t['val_acc'])}" if t["val_acc"] is not None else "no held-out val"
+        lines.append(f"  retrain: {t['steps']} steps ({t['epochs']} epochs) on {t['fit_on']}, {val}, "
+                     f"test acc {_pct(t['test_acc'])}")
     if "export" in report:
         e = report["export"]
         lines.append(

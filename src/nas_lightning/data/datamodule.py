@@ -2,7 +2,8 @@
 
 Batches are gathered by index tensors (no per-sample Python work, no collate). ``phase="search"``
 makes the training loader yield ``{"weights": batch, "alphas": batch}`` from two disjoint halves of
-the training split (DARTS's bilevel split); ``phase="train"`` yields plain batches.
+the training split (DARTS's bilevel split); ``phase="train"`` yields plain batches of the training
+split and ``phase="train+val"`` of the training and validation splits together (the final fit).
 """
 
 from __future__ import annotations
@@ -97,8 +98,17 @@ class TimeSeriesDataModule(L.LightningDataModule):
             sampler = BatchSampler(SequentialSampler(ds), self.cfg.batch_size, drop_last=False)
         return DataLoader(ds, sampler=sampler, batch_size=None)
 
+    def steps_per_epoch(self) -> int:
+        """Training batches per epoch in this phase (one process): what step budgets divide by."""
+        loader = self.train_dataloader()
+        if isinstance(loader, CombinedLoader):  # max_size_cycle: as long as its longest half
+            return max(len(part) for part in loader.iterables.values())
+        return len(loader)
+
     def train_dataloader(self):
         x, y = self.tensors["train"]
+        if self.phase == "train+val":
+            x, y = torch.cat([x, self.tensors["val"][0]]), torch.cat([y, self.tensors["val"][1]])
         if self.phase != "search":
             return self._loader(x, y, shuffle=True)
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))

@@ -1,19 +1,25 @@
-"""The hand-designed baseline: a plain stacked 1-D CNN expressed as a genotype, so it is built,
-trained, costed and exported by exactly the same code as a searched network (a fair comparison).
+"""The hand-designed baseline: the FCN of the time-series literature (Wang et al. 2017; Fawaz et al.
+2019: three convolutions of kernel 7, 5 and 3 with BN and ReLU, global average pooling, linear),
+expressed as a genotype on its own three-layer macro so it is built, trained, costed and exported
+by exactly the same code as a searched network (a fair comparison).
 
-Every node is a 3-wide conv on the previous node and only the last node leaves the cell, so with
-the preset's macro layout this is stem → (1x1 conv, ``nodes`` x conv3) per cell, stride 2 in the
-reduction cells → global average pool → linear: the usual small time-series CNN.
+With one node per cell and the macro's reductions at layers 1 and 2, this is stem → conv7 (width
+w) → conv5 stride 2 (2w) → conv5 stride 2 (4w), each after the cell's 1x1 conv → pool → linear:
+the FCN's kernels and widening, with strides that keep it cheap on long series.
 """
 
 from __future__ import annotations
 
 from .genotype import Genotype
+from .layout import MacroSpec
 
-BASELINE_OP = "conv_bn_relu_3x1"
+BASELINE_NORMAL, BASELINE_REDUCE = "conv_bn_relu_7x1", "conv_bn_relu_5x1"
 
 
-def baseline_genotype(nodes: int) -> Genotype:
-    chain = [(BASELINE_OP, k) for k in range(nodes)]
-    return Genotype(normal=chain, reduce=chain, normal_concat=[nodes], reduce_concat=[nodes],
-                    meta={"model": "baseline"})
+def baseline_spec(width: int) -> MacroSpec:
+    return MacroSpec(layers=3, nodes_per_layer=1, init_channels=width, init_channel_multiplier=1, fanout_concat=1)
+
+
+def baseline_genotype() -> Genotype:
+    return Genotype(normal=[(BASELINE_NORMAL, 0)], reduce=[(BASELINE_REDUCE, 0)], normal_concat=[1],
+                    reduce_concat=[1], meta={"model": "baseline"})

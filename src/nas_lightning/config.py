@@ -107,32 +107,37 @@ class SearchConfig:
     """Budgeted in optimizer steps, not epochs: a 50-series archive gives 1-2 steps per epoch, a
     big recording set hundreds. ``epochs: null`` runs ``steps`` batches (scaled to the data);
     an integer runs exactly that many epochs. The first ``warmup`` share of the steps trains the
-    weights only (alphas judged against untrained ops just learn which op trains fastest)."""
+    weights only (alphas judged against untrained ops just learn which op trains fastest).
+    ``alpha_lr: null`` spreads a fixed total travel over the architecture steps: DARTS' recipe
+    (Adam 3e-4 for 50 x 390 steps) lets each alpha move ~6; 3e-4 over 300 steps moves nothing."""
 
     epochs: Optional[int] = None
-    steps: int = 400
+    steps: int = 300
     warmup: float = 0.25
     unrolled: bool = False
     w_lr: float = 0.025
     w_lr_min: float = 0.001
     w_momentum: float = 0.9
     w_weight_decay: float = 3e-4
-    alpha_lr: float = 3e-3
+    alpha_lr: Optional[float] = None  # null: ALPHA_TRAVEL / architecture steps
     alpha_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     alpha_weight_decay: float = 1e-3
     grad_clip: float = 5.0
     max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
-    beta_decay: float = 0.5  # β-DARTS alpha regularisation weight at the last epoch (ramped from ~0); 0 = off
+    beta_decay: float = 0.0  # β-DARTS weight at the last step, ramped from ~0; 0 = off (0.5 held alphas near uniform)
 
     def __post_init__(self) -> None:
         _epochs_or_steps("search", self.epochs, self.steps)
         _share("search.warmup", self.warmup)
         for key in ("w_lr", "alpha_lr", "grad_clip"):
-            if getattr(self, key) <= 0:
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
         if self.max_skip is not None:
             _at_least("search.max_skip", self.max_skip, 0)
         _at_least("search.beta_decay", self.beta_decay, 0.0)
+
+
+ALPHA_TRAVEL = 6.0  # ~ 50 epochs x 390 steps x 3e-4, the DARTS CIFAR-10 recipe
 
 
 FIT_ON = ("train+val", "train")
@@ -164,7 +169,7 @@ class TrainConfig:
     training fit); ``train`` keeps val held out and reports it."""
 
     epochs: Optional[int] = None
-    steps: int = 1500
+    steps: int = 1200
     optimizer: str = "adamw"
     lr: float = 1e-3
     momentum: float = 0.9  # sgd only

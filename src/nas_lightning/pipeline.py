@@ -40,7 +40,7 @@ from .search_space.supernet import SuperNet
 from .summary import print_summary
 
 
-MAX_VALIDATIONS = 20  # per stage: a 400-epoch search on a tiny archive need not validate (and plot) 400 times
+MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
 
 
 def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list, **extra) -> L.Trainer:
@@ -65,7 +65,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
     net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps)
+    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, cfg.augment)
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
     callbacks = [
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),

@@ -121,7 +121,11 @@ class TimeSeriesDataModule(L.LightningDataModule):
         return CombinedLoader(loaders, mode="max_size_cycle")
 
     def val_dataloader(self):
-        return self._loader(*self.tensors["val"], shuffle=False)
+        x, y = self.tensors["val"]
+        if self.phase == "search":  # the supernet's BN uses batch statistics even in eval: a batch must
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))  # mix classes
+            x, y = x[order], y[order]
+        return self._loader(x, y, shuffle=False)
 
     def test_dataloader(self):
         return self._loader(*self.tensors["test"], shuffle=False)

@@ -3,7 +3,9 @@
 Per batch: an architecture step on a batch of the alpha half (gradients for alphas only, first
 order or unrolled), then a weight step on the weight half (alphas detached, so no alpha gradients
 are computed there). The first ``warmup_steps`` batches make weight steps only; the weight learning
-rate follows a cosine over all ``total_steps`` batches. Resource penalties join the alpha step from callbacks through
+rate follows a cosine over all ``total_steps`` batches. Weight batches are augmented like the
+retrain's (``augment``), so the supernet does not memorise a small weight half and leave the
+alphas nothing to learn from; alpha batches are not. Resource penalties join the alpha step from callbacks through
 ``on_before_optimizer_step``; the β-DARTS decay (``search.beta_decay``) joins it here. After every
 validation after the warm-up the genotype is derived; the one with the lowest validation loss is
 kept (not the last: DARTS drifts to skip_connect late; not the best accuracy: a dozen validation
@@ -25,15 +27,18 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..config import SearchConfig
+from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
 from ..search_space.genotype import CELL_TYPES, Genotype
 from ..search_space.supernet import SuperNet
 from .architect import unrolled_alpha_grads
+from .retrain import augment
 
 
 class DARTSSearchModule(L.LightningModule):
-    def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int, total_steps: int):
+    def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int, total_steps: int,
+                 augment_cfg: AugmentConfig | None = None):
         super().__init__()
+        self.augment = augment_cfg or AugmentConfig()
         self.total_steps = total_steps
         self.warmup_steps = min(int(cfg.warmup * total_steps), total_steps - 1)
         self.automatic_optimization = False
@@ -56,8 +61,9 @@ class DARTSSearchModule(L.LightningModule):
         w_opt = torch.optim.SGD(
             self.supernet.weight_parameters(), c.w_lr, momentum=c.w_momentum, weight_decay=c.w_weight_decay
         )
+        alpha_lr = c.alpha_lr or ALPHA_TRAVEL / (self.total_steps - self.warmup_steps)
         a_opt = torch.optim.Adam(
-            self.supernet.arch_parameters(), c.alpha_lr, betas=tuple(c.alpha_betas), weight_decay=c.alpha_weight_decay
+            self.supernet.arch_parameters(), alpha_lr, betas=tuple(c.alpha_betas), weight_decay=c.alpha_weight_decay
         )
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=self.total_steps, eta_min=c.w_lr_min)
         return [w_opt, a_opt], [sched]
@@ -132,7 +138,7 @@ class DARTSSearchModule(L.LightningModule):
 
         x, y = batch["weights"]
         w_opt.zero_grad(set_to_none=True)
-        logits = self.supernet(x, detach_alphas=True)
+        logits = self.supernet(augment(x, self.augment), detach_alphas=True)
         loss = F.cross_entropy(logits, y)
         self.manual_backward(loss)
         self.clip_gradients(w_opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")

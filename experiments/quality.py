@@ -93,9 +93,10 @@ def table(results: dict) -> str:
         lines.append(f"| {name} | baseline (FCN) | {fmt(res['baseline'])}")
         s = res["searched"]
         worst_drop = max(r["acc"] - r["int8"] for r in [s, res["baseline"], *rs])
+        random_accs = ", ".join(f"{r['acc']:.3f}" for r in rs)
         verdicts.append(f"- {name}: searched {s['acc']:.3f} vs random mean + 1 sd {acc_m + acc_sd:.3f} "
                         f"({'beats' if s['acc'] >= acc_m + acc_sd else 'does not beat'} it); random accuracies "
-                        f"{', '.join(f'{r['acc']:.3f}' for r in rs)}; largest int8 drop in the rows {100 * worst_drop:.1f} pt; "
+                        f"{random_accs}; largest int8 drop in the rows {100 * worst_drop:.1f} pt; "
                         f"alpha entropy drop {s['entropy_drop']}; whole searched run {s['total_s']:.0f} s")
     return "\n".join(lines + [""] + verdicts) + "\n"
 

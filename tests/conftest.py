@@ -37,8 +37,8 @@ def read_report(run_dir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """One complete tiny CLI run (search, train, export) shared by several tests."""
+    """One complete tiny CLI run (search, train with val held out, export) shared by several tests."""
     run_dir = tmp_path_factory.mktemp("tiny_run")
-    result = run_cli([*TINY, "mode=Compute", "device=host", "data.variables=3"], run_dir)
+    result = run_cli([*TINY, "mode=Compute", "device=host", "data.variables=3", "train.fit_on=train"], run_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir

@@ -30,7 +30,7 @@ def events(log_dir: Path) -> EventAccumulator:
 @pytest.fixture(scope="module")
 def search_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("search")
-    cfg = compose_run_config([*TINY, "search.epochs=2"])
+    cfg = compose_run_config([*TINY, "search.epochs=2", "search.beta_decay=0.5"])
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), out)
     return out

@@ -202,16 +202,25 @@ class ExportConfig:
 
 @dataclass
 class QuantConfig:
-    """int8 export. ``qat``: when post-training quantization loses more than ``max_drop`` test accuracy,
-    fine-tune with fake quantization for ``qat_epochs`` and quantize again."""
+    """int8 export. ``calibration``: activation ranges from the ``percentile`` of |x| or the maximum
+    (``minmax``), see export/quantize.py. ``qat``: after post-training quantization, fine-tune the
+    retrained network with fake quantization for ``qat_steps`` batches at ``qat_lr`` (export/qat.py) and
+    export again; the post-training figures stay in the report under ``ptq``. ``max_drop``: an int8
+    test-accuracy loss above it is flagged in the summary."""
 
+    calibration: str = "percentile"
+    percentile: float = 99.99
     qat: bool = False
-    qat_epochs: int = 3
-    qat_lr: float = 0.005
+    qat_steps: int = 300
+    qat_lr: float = 1e-4
     max_drop: float = 0.01
 
     def __post_init__(self) -> None:
-        _at_least("quant.qat_epochs", self.qat_epochs, 1)
+        _at_least("quant.qat_steps", self.qat_steps, 1)
+        if self.calibration not in ("percentile", "minmax"):
+            raise UserInputError(f"quant.calibration={self.calibration}: allowed values are percentile, minmax")
+        if not 50 < self.percentile <= 100:
+            raise UserInputError(f"quant.percentile={self.percentile}: must be in (50, 100]")
         _at_least("quant.max_drop", self.max_drop, 0.0)
         if self.qat_lr <= 0:
             raise UserInputError(f"quant.qat_lr={self.qat_lr}: must be > 0")

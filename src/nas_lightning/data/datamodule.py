@@ -105,10 +105,15 @@ class TimeSeriesDataModule(L.LightningDataModule):
             return max(len(part) for part in loader.iterables.values())
         return len(loader)
 
-    def train_dataloader(self):
+    def fit_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """What this phase trains on: the training split, or training and validation splits together."""
         x, y = self.tensors["train"]
         if self.phase == "train+val":
             x, y = torch.cat([x, self.tensors["val"][0]]), torch.cat([y, self.tensors["val"][1]])
+        return x, y
+
+    def train_dataloader(self):
+        x, y = self.fit_tensors()
         if self.phase != "search":
             return self._loader(x, y, shuffle=True)
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed))

@@ -1,0 +1,37 @@
+"""experiments/quality.py: its random genotypes are valid members of the searched space (device
+rules included), and its table compares the searched network with random mean + 1 sd."""
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "experiments"))
+
+from quality import random_genotype, table  # noqa: E402
+
+from nas_lightning.devices import NPU_BANNED_OPS
+from nas_lightning.search_space.genotype import Genotype
+
+
+def test_random_genotypes_are_valid_and_respect_device_rules():
+    rng = random.Random(0)
+    draws = [Genotype.from_dict(random_genotype(4, 3, NPU_BANNED_OPS, rng)) for _ in range(200)]
+    ops = {op for g in draws for op, _ in g.normal + g.reduce}
+    assert "none" not in ops and not ops & set(NPU_BANNED_OPS)
+    assert ops == {"max_pool_3x1", "skip_connect", "conv_bn_relu_3x1", "conv_bn_relu_5x1", "conv_bn_relu_7x1"}
+    assert {src for g in draws for _, src in g.normal[3:]} == {0, 1, 2, 3}  # every earlier input is drawn
+    assert all(g.normal_concat == [2, 3, 4] for g in draws)
+    assert len({str(g) for g in draws}) > 150
+
+
+def _row(acc, params=1000):
+    return {"acc": acc, "int8": acc - 0.01, "params": params, "macs": 10, "flash_kb": 1.0, "search_s": 1.0,
+            "retrain_s": 2.0, "total_s": 3.0, "entropy_drop": {}}
+
+
+def test_table_states_whether_search_beats_random_mean_plus_sd():
+    randoms = [_row(a) for a in (0.80, 0.90, 1.00)]  # mean 0.90, sd 0.10
+    beats = table({"A": {"searched": _row(1.0), "random": randoms, "baseline": _row(0.9)}})
+    loses = table({"A": {"searched": _row(0.99), "random": randoms, "baseline": _row(0.9)}})
+    assert "0.900 ± 0.100" in beats and "(beats it)" in beats
+    assert "(does not beat it)" in loses

@@ -63,6 +63,25 @@ def test_int8_is_qdq_and_close_to_float(tmp_path, trained_like_net):
     assert np.abs(f - q).max() < 0.1 * np.abs(f).max()  # int8 noise, not a different model
 
 
+@pytest.mark.parametrize("pow2", [False, True])
+def test_percentile_calibration_ignores_a_rare_peak(tmp_path, trained_like_net, pow2):
+    """One spike in the calibration data sets a MinMax input range ~25x too wide; the percentile does not."""
+    net, _ = trained_like_net
+    export_float(net, tmp_path / "m.onnx", 17, {})
+    data = torch.randn(256, 2, 50)  # 25,600 values: one peak is 0.004 %, above the 99.99th percentile
+    data[0, 0, 0] = 100.0
+    calib = [to_onnx_layout(b) for b in data.split(64)]
+
+    def input_scale(percentile):
+        quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", calib, {}, pow2=pow2, percentile=percentile)
+        model = onnx.load(str(tmp_path / "q.onnx"))
+        quantizer = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "input")
+        scale = next(i for i in model.graph.initializer if i.name == quantizer.input[1])
+        return float(onnx.numpy_helper.to_array(scale))
+
+    assert input_scale(None) > 10 * input_scale(99.99)
+
+
 def test_cli_run_artifacts(tiny_run):
     for name in ("genotype.json", "model.onnx", "model_int8.onnx", "report.json"):
         assert (tiny_run / name).is_file(), name

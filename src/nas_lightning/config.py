@@ -209,7 +209,7 @@ class QuantConfig:
     test-accuracy loss above it is flagged in the summary."""
 
     calibration: str = "percentile"
-    percentile: float = 99.99
+    percentile: float = 99.9
     qat: bool = False
     qat_steps: int = 300
     qat_lr: float = 1e-4

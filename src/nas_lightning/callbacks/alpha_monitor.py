@@ -11,13 +11,9 @@ from matplotlib.figure import Figure
 from ..search_space.cost import ExpectedCost
 from ..search_space.layout import edge_list, nodes_of
 from ..search_space.ops import PRIMITIVES
+from ..search_space.supernet import mean_entropy
 
 SKIP = PRIMITIVES.index("skip_connect")
-
-
-def mean_entropy(probs: torch.Tensor) -> torch.Tensor:
-    """Mean over edges of the entropy of each edge's op distribution."""
-    return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
 
 
 def heatmap(probs: torch.Tensor, title: str) -> Figure:

@@ -4,10 +4,10 @@
 left next to a Conv, which onnxruntime could not quantize on its own); activations are calibrated
 on training batches, given to onnxruntime as one batch (its histogram calibrators need equal shapes).
 
-Activation ranges come from the ``percentile`` of |x| (default 99.99), not the maximum: one rare
+Activation ranges come from the ``percentile`` of |x| (default 99.9), not the maximum: one rare
 peak in one tensor sets a max range, and rounding that range up to a power of two on NPU devices
-then leaves ordinary values a handful of levels. On the searched cell networks that cost 5-25 points
-of accuracy with ``calibration=minmax`` and under one point with the percentile.
+then leaves ordinary values a handful of levels (BasicMotions' searched network: int8 77.5 % with
+``calibration=minmax``, 100 % with the percentile, float 100 %).
 
 ``pow2=True`` (NPU devices) quantizes symmetrically (zero points 0) and then rounds every scale to a
 power of two (see ``pow2.py``); otherwise activations are asymmetric, the onnxruntime default.
@@ -37,7 +37,7 @@ class BatchReader(CalibrationDataReader):
 
 
 def quantize_int8(float_path: Path, int8_path: Path, calibration: list[np.ndarray], metadata: dict[str, str],
-                  pow2: bool = False, percentile: float | None = 99.99) -> None:
+                  pow2: bool = False, percentile: float | None = 99.9) -> None:
     """``percentile=None`` calibrates on the maximum (onnxruntime's MinMax)."""
     options = {"ActivationSymmetric": True, "WeightSymmetric": True} if pow2 else {}
     method = CalibrationMethod.MinMax

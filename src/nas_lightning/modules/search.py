@@ -29,7 +29,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
 from ..search_space.genotype import CELL_TYPES, Genotype
-from ..search_space.supernet import SuperNet
+from ..search_space.supernet import SuperNet, mean_entropy
 from .architect import unrolled_alpha_grads
 from .retrain import augment
 
@@ -73,12 +73,7 @@ class DARTSSearchModule(L.LightningModule):
         return self.current_epoch * self.trainer.num_training_batches + batch_idx
 
     def mean_entropy(self) -> dict[str, float]:
-        """Mean over edges of the entropy of softmax(alpha): ln(ops) while undecided, 0 when decided."""
-        out = {}
-        for t, a in self.alphas_by_cell().items():
-            p = torch.softmax(a.detach(), -1)
-            out[t] = float(-(p * p.clamp_min(1e-12).log()).sum(-1).mean())
-        return out
+        return {t: float(mean_entropy(torch.softmax(a.detach(), -1))) for t, a in self.alphas_by_cell().items()}
 
     def alphas_by_cell(self) -> dict[str, torch.nn.Parameter]:
         return {t: self.supernet.alpha(t) for t in CELL_TYPES}

@@ -28,6 +28,11 @@ POOL_COLS = [PRIMITIVES.index(o) for o in POOL_OPS]
 SKIP_COL = PRIMITIVES.index(SKIP_OP)
 
 
+def mean_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over edges of the entropy of each edge's op distribution: ln(ops) undecided, 0 decided."""
+    return -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+
+
 class SourceOps(nn.Module):
     """All ops on the edges leaving one state, towards ``n_dest`` later nodes."""
 

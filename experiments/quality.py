@@ -79,8 +79,10 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 def table(results: dict) -> str:
     lines = ["| dataset | model | test acc | int8 acc | deployed params | MACs | flash KB | search s | retrain s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    fmt = lambda r: (f"{r['acc']:.3f} | {r['int8']:.3f} | {r['params']:,} | {r['macs']:,} | {r['flash_kb']:.1f} | "  # noqa: E731
-                     f"{r['search_s']:.0f} | {r['retrain_s']:.0f} |")
+    def fmt(r: dict) -> str:
+        return (f"{r['acc']:.3f} | {r['int8']:.3f} | {r['params']:,} | {r['macs']:,} | {r['flash_kb']:.1f} | "
+                f"{r['search_s']:.0f} | {r['retrain_s']:.0f} |")
+
     verdicts = []
     for name, res in results.items():
         lines.append(f"| {name} | searched | {fmt(res['searched'])}")
@@ -88,8 +90,9 @@ def table(results: dict) -> str:
         acc_m, acc_sd = mean_sd([r["acc"] for r in rs])
         int8_m, int8_sd = mean_sd([r["int8"] for r in rs])
         params_m, _ = mean_sd([r["params"] for r in rs])
-        lines.append(f"| {name} | random x{len(rs)} (mean ± sd) | {acc_m:.3f} ± {acc_sd:.3f} | {int8_m:.3f} ± {int8_sd:.3f} | "
-                     f"{params_m:,.0f} | | | | {mean_sd([r['retrain_s'] for r in rs])[0]:.0f} |")
+        lines.append(f"| {name} | random x{len(rs)} (mean ± sd) | {acc_m:.3f} ± {acc_sd:.3f} | "
+                     f"{int8_m:.3f} ± {int8_sd:.3f} | {params_m:,.0f} | | | | "
+                     f"{mean_sd([r['retrain_s'] for r in rs])[0]:.0f} |")
         lines.append(f"| {name} | baseline (FCN) | {fmt(res['baseline'])}")
         s = res["searched"]
         worst_drop = max(r["acc"] - r["int8"] for r in [s, res["baseline"], *rs])
@@ -111,7 +114,8 @@ def plot(results: dict, path: Path) -> None:
     for ax, (name, res) in zip(axes[0], results.items()):
         ax.scatter([r["params"] for r in res["random"]], [r["acc"] for r in res["random"]], c="grey", label="random")
         ax.scatter([res["baseline"]["params"]], [res["baseline"]["acc"]], marker="s", c="tab:blue", label="baseline")
-        ax.scatter([res["searched"]["params"]], [res["searched"]["acc"]], marker="*", s=160, c="tab:red", label="searched")
+        searched = res["searched"]
+        ax.scatter([searched["params"]], [searched["acc"]], marker="*", s=160, c="tab:red", label="searched")
         ax.set(title=name, xlabel="deployed params", ylabel="test accuracy")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)

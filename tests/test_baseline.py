@@ -15,7 +15,8 @@ def test_baseline_is_the_fcn_kernels_widening_on_three_layers():
     g, spec = baseline_genotype(), baseline_spec(8)
     net = FixedNet(g, spec, 1, 128, 3)
     convs = [m for m in net.modules() if m.__class__.__name__ == "Conv1d" and m.kernel_size[0] > 1]
-    assert [(c.kernel_size[0], c.out_channels, c.stride[0]) for c in convs] == [(3, 8, 1), (7, 8, 1), (5, 16, 2), (5, 32, 2)]
+    shapes = [(c.kernel_size[0], c.out_channels, c.stride[0]) for c in convs]
+    assert shapes == [(3, 8, 1), (7, 8, 1), (5, 16, 2), (5, 32, 2)]
     assert fixed_net_cost(g, spec, 1, 128, 3).deployed == sum(
         m.weight.numel() + m.out_channels for m in net.modules() if m.__class__.__name__ == "Conv1d"
     ) + net.classifier.weight.numel() + 3
@@ -36,7 +37,9 @@ def test_baseline_trains_exports_and_reports(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = read_report(tmp_path)
     assert report["model"]["name"] == "baseline" and "search" not in report
-    assert report["genotype"]["normal"] == [[BASELINE_NORMAL, 0]] and report["genotype"]["reduce"] == [[BASELINE_REDUCE, 0]]
-    assert (tmp_path / "model_int8.onnx").is_file() and report["export"]["onnx_params"] == report["model"]["params_deployed"]
+    assert report["genotype"]["normal"] == [[BASELINE_NORMAL, 0]]
+    assert report["genotype"]["reduce"] == [[BASELINE_REDUCE, 0]]
+    assert (tmp_path / "model_int8.onnx").is_file()
+    assert report["export"]["onnx_params"] == report["model"]["params_deployed"]
     assert not (tmp_path / "genotype.json").exists()  # nothing was searched
     assert report["model"]["params_trained"] == report["train"]["params_trained"]

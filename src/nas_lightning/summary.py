@@ -42,7 +42,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
             f"  onnx: test acc float {_pct(e['test_acc_onnx_float'])}, int8 {_pct(e['test_acc_onnx_int8'])}; "
             f"model_int8.onnx {e['model_int8_onnx_bytes'] / 1024:.1f} KB"
         )
-        lines.append(f"  int8: {e['quant']['scheme']}{'' if 'qat' not in e else '; after a quantization-aware fine-tune'}")
+        after_qat = "" if "qat" not in e else "; after a quantization-aware fine-tune"
+        lines.append(f"  int8: {e['quant']['scheme']}{after_qat}")
         if "ptq" in e:
             lines.append(f"  int8 before fine-tune: float {_pct(e['ptq']['test_acc_onnx_float'])}, int8 {_pct(e['ptq']['test_acc_onnx_int8'])}")
         if e["int8_drop"] > report["config"]["quant"]["max_drop"]:

@@ -3,7 +3,8 @@ check them (onnx.checker, float ONNX equal to torch, both run in onnxruntime) an
 accuracy of both with onnxruntime. Results land in ``self.results`` for report.json.
 
 On NPU devices (``npu=True``) the input is (N, 1, L, C), scales are powers of two (read back from
-model_int8.onnx) and the int8 graph goes through the NPU rule checker. With ``quant.qat`` a short quantization-aware fine-tune on the retrain's data follows the post-training export and both
+model_int8.onnx) and the int8 graph goes through the NPU rule checker. With ``quant.qat`` a short
+quantization-aware fine-tune on the retrain's data follows the post-training export and both
 files are written again from the fine-tuned network; the post-training figures are kept under
 ``ptq``. Whether it runs is a setting, never a test-set decision.
 """
@@ -26,7 +27,7 @@ from ..export.onnx_graph import export_float, to_onnx_layout
 from ..export.pow2 import read_scales
 from ..export.qat import qat_finetune
 from ..export.quantize import quantize_int8
-from ..modules.retrain import augment
+from ..modules.retrain import augment, batch_seed
 
 
 class OnnxExportCallback(L.Callback):
@@ -70,10 +71,12 @@ class OnnxExportCallback(L.Callback):
         results = self._export(pl_module.net)
         if self.quant.qat:
             q = self.quant
+            def augment_batch(x, step):
+                return augment(x, pl_module.augment, batch_seed(self.dm.seed, step))
+
             net, qat = qat_finetune(pl_module.net, trainer.datamodule.fit_tensors(), q.qat_steps, q.qat_lr,
                                     pow2=self.npu, batch_size=self.dm.cfg.batch_size, seed=self.dm.seed,
-                                    augment_batch=lambda x: augment(x, pl_module.augment),
-                                    label_smoothing=pl_module.cfg.label_smoothing)
+                                    augment_batch=augment_batch, label_smoothing=pl_module.cfg.label_smoothing)
             results = {**self._export(net), "ptq": results, "qat": qat}
         float_path, int8_path = self.out_dir / "model.onnx", self.out_dir / "model_int8.onnx"
         graph, int8 = onnx.load(str(float_path)), onnx.load(str(int8_path))

@@ -89,7 +89,7 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 @torch.inference_mode(False)
 @torch.enable_grad()
 def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, batch_size: int = 64, seed: int = 0,
-                 augment_batch=lambda x: x, label_smoothing: float = 0.0) -> tuple[FixedNet, dict]:
+                 augment_batch=lambda x, step: x, label_smoothing: float = 0.0) -> tuple[FixedNet, dict]:
     """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized accuracy on ``fit``.
 
     Gradients are switched back on: the export runs from Lightning's test hooks, inside inference mode."""
@@ -117,7 +117,7 @@ def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, b
         for idx in torch.randperm(len(y), generator=gen).split(batch_size):
             if done == steps or len(idx) < 2:
                 break
-            loss = F.cross_entropy(net(augment_batch(x[idx])), y[idx], label_smoothing=label_smoothing)
+            loss = F.cross_entropy(net(augment_batch(x[idx], done)), y[idx], label_smoothing=label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -128,4 +128,5 @@ def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, b
         h.remove()
     for m in layers:
         parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
-    return net.eval(), {"steps": steps, "lr": lr, "fit_acc_fake_quant_before": before, "fit_acc_fake_quant_after": after}
+    return net.eval(), {"steps": steps, "lr": lr, "fit_acc_fake_quant_before": before,
+                        "fit_acc_fake_quant_after": after}

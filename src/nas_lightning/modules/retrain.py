@@ -19,20 +19,27 @@ from ..config import AugmentConfig, TrainConfig
 from ..search_space.network import FixedNet
 
 
-def augment(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
+def augment(x: torch.Tensor, cfg: AugmentConfig, seed: int = 0) -> torch.Tensor:
     """Jitter, amplitude scaling and a circular time shift per series (Le Guennec 2016; Iwana &
-    Uchida 2021): cheap label-preserving changes that help on archives of a few dozen series."""
+    Uchida 2021): cheap label-preserving changes that help on archives of a few dozen series. The
+    draws come from ``seed`` alone (callers pass one per batch), so a resumed run replays them."""
     n, _, length = x.shape
+    gen = torch.Generator().manual_seed(seed)
     if cfg.scale > 0:
-        x = x * (1 + cfg.scale * torch.randn(n, 1, 1, device=x.device))
+        x = x * (1 + cfg.scale * torch.randn(n, 1, 1, generator=gen).to(x.device))
     if cfg.jitter > 0:
-        x = x + cfg.jitter * torch.randn_like(x)
+        x = x + cfg.jitter * torch.randn(x.shape, generator=gen).to(x.device)
     limit = int(cfg.shift * length)
     if limit > 0:
-        shifts = torch.randint(-limit, limit + 1, (n,), device=x.device)
+        shifts = torch.randint(-limit, limit + 1, (n,), generator=gen).to(x.device)
         index = (torch.arange(length, device=x.device)[None] - shifts[:, None]) % length
         x = x.gather(2, index[:, None, :].expand_as(x))
     return x
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """A seed for the random draws of one batch of a run seeded ``seed``."""
+    return seed * 1_000_003 + batch
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
@@ -43,9 +50,10 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 
 
 class GenotypeRetrainModule(L.LightningModule):
-    def __init__(self, net: FixedNet, cfg: TrainConfig, num_classes: int, augment: AugmentConfig | None = None):
+    def __init__(self, net: FixedNet, cfg: TrainConfig, num_classes: int, augment: AugmentConfig | None = None,
+                 seed: int = 0):
         super().__init__()
-        self.net, self.cfg, self.augment = net, cfg, augment or AugmentConfig()
+        self.net, self.cfg, self.augment, self.seed = net, cfg, augment or AugmentConfig(), seed
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -60,7 +68,8 @@ class GenotypeRetrainModule(L.LightningModule):
     def configure_optimizers(self):
         c = self.cfg
         if c.optimizer == "sgd":
-            opt = torch.optim.SGD(self.parameters(), c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=True)
+            opt = torch.optim.SGD(self.parameters(), c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
+                                  nesterov=True)
         else:
             opt = torch.optim.AdamW(self.parameters(), c.lr, weight_decay=c.weight_decay)
         total = int(self.trainer.estimated_stepping_batches)
@@ -70,7 +79,7 @@ class GenotypeRetrainModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        logits = self.net(augment(x, self.augment))
+        logits = self.net(augment(x, self.augment, batch_seed(self.seed, self.global_step)))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         self.train_acc(logits.detach(), y)
         self.log_dict({"train/loss": loss, "train/acc": self.train_acc}, on_step=True, on_epoch=True, prog_bar=True,

@@ -31,14 +31,14 @@ from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
 from ..search_space.genotype import CELL_TYPES, Genotype
 from ..search_space.supernet import SuperNet, mean_entropy
 from .architect import unrolled_alpha_grads
-from .retrain import augment
+from .retrain import augment, batch_seed
 
 
 class DARTSSearchModule(L.LightningModule):
     def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int, total_steps: int,
-                 augment_cfg: AugmentConfig | None = None):
+                 augment_cfg: AugmentConfig | None = None, seed: int = 0):
         super().__init__()
-        self.augment = augment_cfg or AugmentConfig()
+        self.augment, self.seed = augment_cfg or AugmentConfig(), seed
         self.total_steps = total_steps
         self.warmup_steps = min(int(cfg.warmup * total_steps), total_steps - 1)
         self.automatic_optimization = False
@@ -133,7 +133,7 @@ class DARTSSearchModule(L.LightningModule):
 
         x, y = batch["weights"]
         w_opt.zero_grad(set_to_none=True)
-        logits = self.supernet(augment(x, self.augment), detach_alphas=True)
+        logits = self.supernet(augment(x, self.augment, batch_seed(self.seed, number)), detach_alphas=True)
         loss = F.cross_entropy(logits, y)
         self.manual_backward(loss)
         self.clip_gradients(w_opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm")
@@ -164,7 +164,8 @@ class DARTSSearchModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         acc = float(self.val_acc.compute())
-        loss = float(self.trainer.strategy.reduce(torch.as_tensor(self.val_loss_sum / self.val_count), reduce_op="mean"))
+        mean_loss = torch.as_tensor(self.val_loss_sum / self.val_count)
+        loss = float(self.trainer.strategy.reduce(mean_loss, reduce_op="mean"))
         self.val_acc.reset()
         self.val_loss_sum = self.val_count = 0.0
         self.log_dict({"search/val_acc": acc, "search/val_loss": loss}, prog_bar=True, sync_dist=True)

@@ -7,7 +7,8 @@ import torch
 
 from nas_lightning.config import AugmentConfig
 from nas_lightning.data.datamodule import TimeSeriesDataModule
-from nas_lightning.modules.retrain import augment, warmup_cosine
+from nas_lightning.data.augment import augment
+from nas_lightning.modules.retrain import warmup_cosine
 from nas_lightning.pipeline import budget, search_stage
 from nas_lightning.search_space.layout import MacroSpec
 

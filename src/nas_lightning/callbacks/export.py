@@ -27,7 +27,7 @@ from ..export.onnx_graph import export_float, to_onnx_layout
 from ..export.pow2 import read_scales
 from ..export.qat import qat_finetune
 from ..export.quantize import quantize_int8
-from ..modules.retrain import augment, batch_seed
+from ..data.augment import augment, batch_seed
 
 
 class OnnxExportCallback(L.Callback):

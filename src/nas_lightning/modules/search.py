@@ -25,13 +25,14 @@ import json
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
+from ..data.augment import augment, batch_seed
 from ..search_space.genotype import CELL_TYPES, Genotype
 from ..search_space.supernet import SuperNet, mean_entropy
 from .architect import unrolled_alpha_grads
-from .retrain import augment, batch_seed
 
 
 class DARTSSearchModule(L.LightningModule):
@@ -47,7 +48,7 @@ class DARTSSearchModule(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.best_val_acc = -1.0
         self.best_val_loss = float("inf")
-        self.val_loss_sum = self.val_count = 0.0
+        self.val_loss = MeanMetric()
         self.entropy: dict[str, list[float]] = {}  # cell type -> [first, last]
         self.best_genotype: Genotype | None = None
         self.best_epoch = -1
@@ -159,17 +160,15 @@ class DARTSSearchModule(L.LightningModule):
         x, y = batch
         logits = self.supernet(x)
         self.val_acc.update(logits, y)
-        loss = F.cross_entropy(logits, y, reduction="sum")
-        self.val_loss_sum, self.val_count = self.val_loss_sum + loss, self.val_count + len(y)
+        self.val_loss.update(F.cross_entropy(logits, y), weight=len(y))
 
     def on_validation_epoch_end(self) -> None:
         acc = float(self.val_acc.compute())
-        mean_loss = torch.as_tensor(self.val_loss_sum / self.val_count)
-        loss = float(self.trainer.strategy.reduce(mean_loss, reduce_op="mean"))
+        loss = float(self.val_loss.compute())  # weighted by batch size, synchronised across DDP ranks
         self.val_acc.reset()
-        self.val_loss_sum = self.val_count = 0.0
+        self.val_loss.reset()
         self.log_dict({"search/val_acc": acc, "search/val_loss": loss}, prog_bar=True, sync_dist=True)
-        warmed_up = (self.current_epoch + 1) * self.trainer.num_training_batches > self.warmup_steps
+        warmed_up = self.batch_number(self.trainer.num_training_batches) > self.warmup_steps
         if self.trainer.sanity_checking or not warmed_up:
             return
         if loss <= self.best_val_loss:  # ties go to the later, longer-searched alphas

@@ -15,6 +15,8 @@ power of two (see ``pow2.py``); otherwise activations are asymmetric, the onnxru
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from pathlib import Path
 
@@ -46,11 +48,12 @@ def quantize_int8(float_path: Path, int8_path: Path, calibration: list[np.ndarra
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared))
-        quantize_static(
-            str(prepared), str(int8_path), BatchReader([np.concatenate(calibration)]), quant_format=QuantFormat.QDQ,
-            per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=method, extra_options=options,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # its histogram calibrators print progress lines
+            quantize_static(
+                str(prepared), str(int8_path), BatchReader([np.concatenate(calibration)]), quant_format=QuantFormat.QDQ,
+                per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                calibrate_method=method, extra_options=options,
+            )
         model = onnx.load(str(int8_path))
         if pow2:
             round_scales_to_pow2(model, onnx.load(str(prepared)))

@@ -69,6 +69,14 @@ def test_augment_keeps_shape_and_zero_config_is_identity():
     assert not torch.equal(augment(x, basic, seed=4), augment(x, basic, seed=3))
 
 
+def test_augment_applies_only_to_the_stages_listed():
+    cfg = compose_run_config(["augment.stages=[search]"])
+    assert cfg.augment.for_stage("search").scale > 0
+    assert cfg.augment.for_stage("train") == AugmentConfig()
+    x = torch.randn(4, 1, 32)
+    assert torch.equal(augment(x, cfg.augment.for_stage("train"), seed=1), x)
+
+
 @pytest.mark.parametrize("total, warmup", [(100, 10), (50, 0)])
 def test_warmup_cosine_rises_then_decays_to_zero(total, warmup):
     factors = [warmup_cosine(t, total, warmup) for t in range(total + 1)]
@@ -83,6 +91,7 @@ def test_bad_budget_values_are_refused():
 
     for override, message in [("search.steps=0", "search.steps=0"), ("search.warmup=1", "search.warmup=1"),
                               ("train.fit_on=test", "train.fit_on=test"), ("augment.shift=0.9", "augment.shift=0.9"),
-                              ("train.label_smoothing=-0.1", "train.label_smoothing=-0.1")]:
+                              ("train.label_smoothing=-0.1", "train.label_smoothing=-0.1"),
+                              ("augment.stages=[export]", "augment.stages")]:
         with pytest.raises(UserInputError, match=message.replace(".", r"\.")):
             compose_run_config([override])

@@ -93,3 +93,19 @@ def test_expected_cost_is_differentiable_and_bounded():
     assert 0 < value.item() < cost.maximum("macs")
     assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in alphas.values())
     assert all(a.grad[:, 0].abs().sum() == 0 for a in alphas.values())  # 'none' is not penalised
+
+
+@pytest.mark.parametrize("spec", SPECS[:3])
+def test_expected_cost_bounds_are_the_cheapest_and_dearest_networks(spec):
+    """The log penalty's zero (minimum) and the top of the range (maximum), against fixed networks:
+    a chain of max pools, and a chain of 7-wide convs (a chain keeps every node live)."""
+    nodes = spec.nodes_per_layer
+    concat = list(range(nodes - spec.fanout_concat + 1, nodes + 1))
+
+    def uniform(op: str) -> Genotype:
+        cell = [[op, k] for k in range(nodes)]
+        return Genotype.from_dict({"normal": cell, "reduce": cell, "normal_concat": concat, "reduce_concat": concat})
+
+    cost = ExpectedCost(spec, 2, 64, 3)
+    assert cost.minimum("deployed") == pytest.approx(fixed_net_cost(uniform("max_pool_3x1"), spec, 2, 64, 3).deployed)
+    assert cost.maximum("deployed") == pytest.approx(fixed_net_cost(uniform("conv_bn_relu_7x1"), spec, 2, 64, 3).deployed)

@@ -19,6 +19,7 @@ from .data.config import DataConfig
 from .errors import UserInputError
 
 STAGES = ("search", "train", "export")
+AUGMENT_STAGES = ("search", "train")
 MODES = ("Memory", "Compute")
 
 
@@ -54,7 +55,7 @@ class PresetConfig:
 @dataclass
 class ModeConfig:
     name: str = "Memory"
-    weight: float = 0.1  # resource penalty weight; the cost is normalised by the largest network's
+    weight: float = 0.1  # resource penalty: weight x ln(expected cost / smallest network of the space); 0 to 3
     budget_weight: float = 2.0  # hinge on expected flash/SRAM above budget_target x the device's (limited devices)
     budget_target: float = 0.9  # share of the device's flash and SRAM the search aims under
 
@@ -145,20 +146,28 @@ FIT_ON = ("train+val", "train")
 
 @dataclass
 class AugmentConfig:
-    """Random per-series changes of each training batch (retrain only): Gaussian ``jitter`` (std, in
-    units of the normalised signal), amplitude ``scale`` (std of a factor around 1) and circular
-    time ``shift`` (largest share of the length). All 0 = off."""
+    """Random per-series changes of each training batch in the ``stages`` listed (search: the
+    weight batches; train: the retrain's batches): Gaussian ``jitter`` (std, in units of the
+    normalised signal), amplitude ``scale`` (std of a factor around 1) and circular time ``shift``
+    (largest share of the length). All 0 = off."""
 
     name: str = "none"
     jitter: float = 0.0
     scale: float = 0.0
     shift: float = 0.0
+    stages: list[str] = field(default_factory=lambda: list(AUGMENT_STAGES))
 
     def __post_init__(self) -> None:
         for key in ("jitter", "scale"):
             _at_least(f"augment.{key}", getattr(self, key), 0.0)
         if not 0 <= self.shift <= 0.5:
             raise UserInputError(f"augment.shift={self.shift}: must be in [0, 0.5]")
+        if any(s not in AUGMENT_STAGES for s in self.stages):
+            raise UserInputError(f"augment.stages={list(self.stages)}: allowed values are subsets of {list(AUGMENT_STAGES)}")
+
+    def for_stage(self, stage: str) -> "AugmentConfig":
+        """This augmentation where ``stage`` is listed, none elsewhere."""
+        return self if stage in self.stages else AugmentConfig()
 
 
 @dataclass

@@ -65,7 +65,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
     net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, cfg.augment, cfg.seed)
+    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, cfg.augment.for_stage("search"), cfg.seed)
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
     callbacks = [
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
@@ -100,7 +100,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     data = dm.with_phase(cfg.train.fit_on)
     epochs, steps = budget(cfg.train.epochs, cfg.train.steps, data.steps_per_epoch())
     net = FixedNet(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes, cfg.augment, cfg.seed)
+    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes, cfg.augment.for_stage("train"), cfg.seed)
     callbacks: list = [ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:

@@ -115,5 +115,9 @@ class ExpectedCost:
         return total
 
     def maximum(self, metric: str) -> float:
-        """Cost when every node takes its most expensive op: the penalty's normaliser."""
+        """Cost when every node takes its most expensive op."""
         return self.constant[metric] + sum(t.max(-1).values.sum().item() for t in self.tables[metric].values())
+
+    def minimum(self, metric: str) -> float:
+        """Cost when every node takes its cheapest op: where the log penalty is zero."""
+        return self.constant[metric] + sum(t.min(-1).values.sum().item() for t in self.tables[metric].values())

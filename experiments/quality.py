@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from nas_lightning.devices import NPU_BANNED_OPS
+from nas_lightning.run_dir import RUN_MARKERS
 from nas_lightning.search_space.ops import PRIMITIVES
 
 
@@ -30,6 +32,9 @@ def run_product(run_dir: Path, args: list[str]) -> dict:
     """One CLI run (skipped when its report.json exists, so an interrupted study continues)."""
     report = run_dir / "report.json"
     if not report.is_file():
+        for leftover in RUN_MARKERS:  # an interrupted run's files: the CLI refuses a directory holding a run
+            path = run_dir / leftover
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "nas_lightning", *args, f"hydra.run.dir={run_dir}"]
         print("$", " ".join(cmd[1:]), flush=True)
         done = subprocess.run(cmd, capture_output=True, text=True)

@@ -53,8 +53,8 @@ def test_class_without_files(tmp_path):
     [
         ("b/wide.csv", "0,0,0\n" * 300, r"wide.csv: 3 measurement columns, but .*rec\d.csv has 2"),
         ("a/bad.csv", "x,y\n1,2\n3,oops\n", r"bad.csv: row 3, column 2: 'oops' is not a number"),
-        ("a/bad.csv", "1,2\n" * 150 + "3,nan\n" + "1,2\n" * 150, r"bad.csv: NaN or Inf at data row 151, column 'col1'"),
-        ("a/bad.csv", "1,2\n" * 150 + "3,inf\n" + "1,2\n" * 150, r"bad.csv: NaN or Inf at data row 151, column 'col1'"),
+        ("a/bad.csv", "1,2\n" * 150 + "3,nan\n" + "1,2\n" * 150, r"bad.csv: NaN, Inf or a value beyond float32's \+-3.4e38 at data row 151, column 'col1'"),
+        ("a/bad.csv", "1,2\n" * 150 + "3,inf\n" + "1,2\n" * 150, r"bad.csv: NaN, Inf or a value beyond float32's \+-3.4e38 at data row 151, column 'col1'"),
         ("a/short.csv", "0,0\n" * 50, r"short.csv: 50 rows, shorter than the window of 100 samples"),
     ],
     ids=["column_count", "non_numeric", "nan", "inf", "shorter_than_frame"],
@@ -74,6 +74,14 @@ def test_annotation_naming_missing_file(tmp_path):
     (root / "annotations").mkdir()
     (root / "annotations/instances_train_list.txt").write_text("a/rec0.csv\na/ghost.csv\n")
     refused(root, r"instances_train_list.txt line 2: a/ghost.csv is not a data file under classes/")
+
+
+def test_annotation_lists_sharing_a_file_are_refused(tmp_path):
+    root = good(tmp_path)
+    (root / "annotations").mkdir()
+    (root / "annotations/instances_train_list.txt").write_text("a/rec0.csv\nb/rec0.csv\na/rec1.csv\n")
+    (root / "annotations/instances_test_list.txt").write_text("a/rec2.csv\nb/rec0.csv\n")
+    refused(root, r"instances_test_list.txt: b/rec0.csv is also in annotations/instances_train_list.txt \(1 shared\)")
 
 
 def test_annotation_list_that_is_not_text(tmp_path):
@@ -99,10 +107,10 @@ def test_pickle_is_refused_and_never_loaded(tmp_path):
 def test_cli_refusal_is_one_line_and_keeps_the_earlier_run(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "report.json").write_text('{"earlier": true}\n')
+    (run_dir / "notes.txt").write_text("the user's own file\n")  # a directory holding a run is refused earlier
     result = run_cli(["data=folder", f"data.path={tmp_path / 'missing'}"], run_dir)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert errors == [f"error: data.path={tmp_path / 'missing'}: no such file or folder"]
-    assert (run_dir / "report.json").read_text() == '{"earlier": true}\n'
+    assert (run_dir / "notes.txt").read_text() == "the user's own file\n"

@@ -4,7 +4,8 @@ end-to-end promises: NPU rules and pow2 scales on F28P55, int8 within 1 pt of fl
 
 import pytest
 
-from nas_lightning.config import DeviceConfig, group_options
+from nas_lightning.config import DeviceConfig
+from nas_lightning.preflight import group_options
 from nas_lightning.devices import check_preset_can_fit, fit_line, npu_spec, verdict
 from nas_lightning.errors import UserInputError
 from nas_lightning.search_space.layout import MacroSpec

@@ -2,37 +2,55 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from .config import CONF_DIR, check_group_choices, register, validate
-from .errors import UserInputError
+from .config import CONF_DIR, register, search_checkpoint, validate
+from .errors import Interrupted, UserInputError
+from .preflight import prepare_command_line
+from .run_dir import remove_if_fresh, run_lock
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")  # absolute: works as console script too
 def _hydra_main(cfg: DictConfig) -> dict | None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         checked = validate(cfg)  # before the heavy imports, so a typo fails in a blink
         from .pipeline import run
 
-        report = run(checked, cfg)
+        with run_lock(Path(checked.resume) if checked.resume else run_dir):
+            report = run(checked, cfg)
         if not report["device"]["ok"]:  # over the device's memory or against its NPU rules; artifacts kept
             sys.exit(3)
         return report
     except UserInputError as err:
+        remove_if_fresh(run_dir)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted:
+        kept = search_checkpoint(cfg.get("resume") or run_dir)
+        where = f"kept {kept}; continue with resume={kept.parents[2]}" if kept.is_file() else "no search checkpoint yet"
+        print(f"interrupted: {where}", file=sys.stderr)
+        sys.exit(130)
+
+
+def _interrupt(signum, frame) -> None:
+    raise Interrupted()
 
 
 def main() -> None:
+    register()
     try:
-        check_group_choices([a for a in sys.argv[1:] if not a.startswith("-")])
+        sys.argv[1:] = prepare_command_line(sys.argv[1:])
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    register()
+    signal.signal(signal.SIGINT, _interrupt)
     _hydra_main()
 
 

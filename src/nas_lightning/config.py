@@ -7,13 +7,14 @@ composition; ``validate`` then builds the dataclasses, whose ``__post_init__`` c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
 from .errors import UserInputError
@@ -31,6 +32,46 @@ def search_checkpoint(run_dir: str | Path) -> Path:
 def _at_least(key: str, value: float, minimum: float) -> None:
     if value < minimum:
         raise UserInputError(f"{key}={value}: must be >= {minimum}")
+
+
+def _unit_interval(key: str, value: float) -> None:
+    """Momentum-like values: in [0, 1) (1 never forgets, above 1 diverges)."""
+    if not 0 <= value < 1:
+        raise UserInputError(f"{key}={value}: must be in [0, 1)")
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds stop here
+OPSETS = range(13, 21)  # 13: onnxruntime's per-channel QDQ needs it; 20: torch's TorchScript exporter's highest
+# Trainer keys each stage sets itself (its step budget, callbacks, logger, run directory)
+RESERVED_TRAINER_KEYS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "max_time", "callbacks", "logger",
+                         "default_root_dir", "num_sanity_val_steps", "enable_checkpointing")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+
+def _non_finite_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys holding NaN or +-inf anywhere in a plain config tree."""
+    if isinstance(node, dict):
+        return [k for key, v in node.items() for k in _non_finite_keys(v, f"{prefix}{key}.")]
+    if isinstance(node, list):
+        return [k for i, v in enumerate(node) for k in _non_finite_keys(v, f"{prefix[:-1]}[{i}].")]
+    return [prefix[:-1]] if isinstance(node, float) and not math.isfinite(node) else []
+
+
+def _check_trainer(trainer: dict) -> None:
+    """What ``lightning.Trainer`` would only refuse after the data is loaded, or never."""
+    for key in RESERVED_TRAINER_KEYS:
+        if key in trainer:
+            raise UserInputError(f"trainer.{key}: set by nas-lightning itself (search.steps/epochs, train.steps/epochs); "
+                                 "remove it")
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator not in ACCELERATORS:
+        raise UserInputError(f"trainer.accelerator={accelerator}: allowed values are {', '.join(ACCELERATORS)}")
+    if accelerator in ("gpu", "cuda", "mps"):
+        import torch
+
+        found = torch.backends.mps.is_available() if accelerator == "mps" else torch.cuda.is_available()
+        if not found:
+            raise UserInputError(f"trainer.accelerator={accelerator}: no such device on this machine; use cpu or auto")
 
 
 @dataclass
@@ -133,6 +174,13 @@ class SearchConfig:
         for key in ("w_lr", "alpha_lr", "grad_clip"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
+        _unit_interval("search.w_momentum", self.w_momentum)
+        if len(self.alpha_betas) != 2:
+            raise UserInputError(f"search.alpha_betas={list(self.alpha_betas)}: must be two numbers in [0, 1), e.g. [0.5, 0.999]")
+        for beta in self.alpha_betas:
+            _unit_interval("search.alpha_betas", beta)
+        for key in ("w_lr_min", "w_weight_decay", "alpha_weight_decay"):
+            _at_least(f"search.{key}", getattr(self, key), 0.0)
         if self.max_skip is not None:
             _at_least("search.max_skip", self.max_skip, 0)
         _at_least("search.beta_decay", self.beta_decay, 0.0)
@@ -197,6 +245,8 @@ class TrainConfig:
             raise UserInputError(f"train.lr={self.lr}: must be > 0")
         _share("train.warmup", self.warmup)
         _share("train.label_smoothing", self.label_smoothing)
+        _unit_interval("train.momentum", self.momentum)
+        _at_least("train.weight_decay", self.weight_decay, 0.0)
 
 
 @dataclass
@@ -207,6 +257,10 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         _at_least("export.calibration_batches", self.calibration_batches, 1)
+        if self.opset not in OPSETS:
+            raise UserInputError(f"export.opset={self.opset}: allowed values are {OPSETS.start} to {OPSETS.stop - 1}")
+        if self.tolerance <= 0:
+            raise UserInputError(f"export.tolerance={self.tolerance}: must be > 0")
 
 
 @dataclass
@@ -271,6 +325,12 @@ class RunConfig:
     resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
 
     def __post_init__(self) -> None:
+        if not 0 <= self.seed <= SEED_MAX:
+            raise UserInputError(f"seed={self.seed}: must be in [0, {SEED_MAX}]")
+        _check_trainer(self.trainer)
+        if self.genotype and "search" in self.stages and self.model.name != "baseline":
+            raise UserInputError(f"genotype={self.genotype}: a search writes its own genotype; drop genotype= or "
+                                 "run stages=[train,export]")
         if not self.stages or any(s not in STAGES for s in self.stages):
             raise UserInputError(f"stages={self.stages}: allowed values are non-empty subsets of {list(STAGES)}")
         if self.model.name == "baseline":  # a hand-designed network: nothing to search
@@ -291,34 +351,27 @@ class RunConfig:
 
 
 CONF_DIR = Path(__file__).parent / "conf"
-GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment")
-
-
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-def check_group_choices(overrides: list[str]) -> None:
-    """Unknown ``preset=…``/``mode=…``/``device=…`` etc. as one line listing what is allowed
-    (Hydra's own message spans a dozen lines of search paths)."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception:
-        return  # malformed overrides: Hydra reports them itself
-    for o in parsed:
-        if o.key_or_group not in GROUPS:
-            continue
-        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
-        allowed = group_options(o.key_or_group)
-        for value in values:
-            if value not in allowed:
-                raise UserInputError(f"{o.key_or_group}={value}: unknown; allowed: {', '.join(allowed)}")
-
-
 def register() -> None:
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
 def validate(cfg: DictConfig) -> RunConfig:
-    """Typed, checked copy of the composed config (raises ``UserInputError``)."""
-    return OmegaConf.to_object(cfg)
+    """Typed, checked copy of the composed config (raises ``UserInputError``): no NaN or infinity in any
+    key (a NaN weight silently disables what it scales), then each section's own checks. A config that
+    Hydra loaded without the schema (a run's saved ``.hydra/config.yaml`` as ``--config-name``) is typed
+    by merging it onto the schema first."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain.pop("hydra", None)
+    unknown = sorted(set(plain) - set(RunConfig.__dataclass_fields__))
+    if unknown:
+        raise UserInputError(f"{unknown[0]}: not a configuration key; top-level keys are "
+                             f"{', '.join(RunConfig.__dataclass_fields__)}")
+    bad = _non_finite_keys(plain)
+    if bad:
+        raise UserInputError(f"{bad[0]}={OmegaConf.select(cfg, bad[0].split('[')[0])}: must be a finite number")
+    try:
+        if OmegaConf.get_type(cfg) is not RunConfig:
+            cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), plain)
+        return OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as err:
+        raise UserInputError(f"config: {str(err).strip().splitlines()[0]}") from None

@@ -27,6 +27,7 @@ from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
 from .config import RunConfig, search_checkpoint
 from .data.datamodule import TimeSeriesDataModule
+from .errors import UserInputError
 from .devices import check_input, check_preset_can_fit, device_spec, repair_flash, search_callbacks, verdict
 from .modules.retrain import GenotypeRetrainModule
 from .modules.search import DARTSSearchModule
@@ -60,6 +61,24 @@ def budget(epochs: int | None, steps: int, steps_per_epoch: int) -> tuple[int, i
     return epochs, epochs * steps_per_epoch
 
 
+def check_resumable(path: Path, module: L.LightningModule) -> None:
+    """Refuses, before a Trainer writes anything into the run, a checkpoint that is not readable as plain
+    tensors (empty, truncated, or carrying code: ``weights_only``) or belongs to another network."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        weights = state["state_dict"]
+    except Exception:  # noqa: BLE001 - torch raises many types for a bad file; all mean "cannot resume"
+        raise UserInputError(f"resume: {path} cannot continue this search (not a plain-tensor Lightning checkpoint: "
+                             "empty, truncated, or holding code)") from None
+    try:
+        module.load_state_dict(weights)  # only a check: fit restores it again
+    except (RuntimeError, KeyError, TypeError):
+        raise UserInputError(f"resume: {path} cannot continue this search (its tensors are another network's: "
+                             "another preset, data shape or version)") from None
+
+
 def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_dir: Path) -> tuple[Genotype, dict]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = dm.with_phase("search")
@@ -77,6 +96,8 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     callbacks += search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, spec, dm.num_channels,
                                   dm.input_length, dm.num_classes)
     resume = search_checkpoint(cfg.resume) if cfg.resume else None
+    if resume:
+        check_resumable(resume, module)
     trainer = _trainer(cfg, out_dir, "search", epochs, callbacks)
     trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {

@@ -80,6 +80,8 @@ class DataConfig:
             raise UserInputError(f"data.features={self.features}: allowed values are {', '.join(allowed)}")
         if self.features == "custom":
             self.custom.check()
+        if self.noise < 0:
+            raise UserInputError(f"data.noise={self.noise}: must be >= 0 (std of the synthetic signals' noise)")
         if self.source == "synthetic" and (self.num_classes < 2 or self.samples_per_class < 10):
             raise UserInputError("data.num_classes must be >= 2 and data.samples_per_class >= 10 for synthetic data")
         if self.source == "folder" and not self.path:

@@ -68,6 +68,12 @@ def _split_by_lists(tree: DatasetTree, known: dict[str, int], cfg: DataConfig, s
         present = [LISTS[s] for s in SPLITS if tree.has(LISTS[s])]
         raise UserInputError(f"{tree.label(present[0])}: found without {LISTS['train']}")
     parts = {s: _read_list(tree, LISTS[s], known) if tree.has(LISTS[s]) else None for s in SPLITS}
+    for i, first in enumerate(SPLITS):
+        for second in SPLITS[i + 1 :]:
+            shared = sorted(set(parts[first] or ()) & set(parts[second] or ()))
+            if shared:
+                raise UserInputError(f"{tree.label(LISTS[second])}: {shared[0]} is also in {LISTS[first]} "
+                                     f"({len(shared)} shared); a file in two splits leaks its samples into the score")
     if parts["val"] is None:
         f = cfg.split_factor
         keep, val = carve(np.asarray([known[e] for e in parts["train"]]), f[1] / (f[0] + f[1]), seed)

@@ -74,15 +74,19 @@ def _parse_text(name: str, text: str, suffix: str) -> tuple[np.ndarray, list[str
 
 
 def read_recording(name: str, data: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
-    """(values float64 (rows, columns) without time columns, column names), checked finite."""
+    """(values float64 (rows, columns) without time columns, column names), checked finite in float32."""
     suffix = suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         raise pickle_refusal(name)
     if suffix == ".npy":
         try:
             values = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as err:
-            raise UserInputError(f"{name}: not a plain numeric .npy array ({err})") from None
+        except (ValueError, EOFError, OSError) as err:
+            raise UserInputError(f"{name}: not a plain numeric .npy array ({err or 'empty file'})") from None
+        if not isinstance(values, np.ndarray):  # an .npz archive under a .npy name
+            raise UserInputError(f"{name}: an .npz archive, not a .npy array; save one array with numpy.save")
+        if values.size == 0:
+            raise UserInputError(f"{name}: the array is empty {values.shape}")
         if values.ndim not in (1, 2) or not np.issubdtype(values.dtype, np.number):
             raise UserInputError(f"{name}: .npy must hold a numeric 1-D or 2-D (rows, columns) array, got {values.dtype} {values.shape}")
         values = values.reshape(len(values), -1).astype(np.float64)
@@ -98,8 +102,10 @@ def read_recording(name: str, data: bytes, suffix: str) -> tuple[np.ndarray, lis
     if not keep:
         raise UserInputError(f"{name}: every column is a time column, no measurement left")
     values, names = values[:, keep], [names[i] for i in keep]
-    bad = np.argwhere(~np.isfinite(values))
+    with np.errstate(over="ignore"):
+        bad = np.argwhere(~np.isfinite(values.astype(np.float32)))  # training runs in float32: 1e39 is inf there
     if len(bad):
         r, c = bad[0]
-        raise UserInputError(f"{name}: NaN or Inf at data row {r + 1}, column {names[c]!r}")
+        raise UserInputError(f"{name}: NaN, Inf or a value beyond float32's +-3.4e38 at data row {r + 1}, "
+                             f"column {names[c]!r}")
     return values, names

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import UserInputError
+
 
 @dataclass
 class DataSplits:
@@ -39,10 +41,17 @@ def carve(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def normalise(splits: DataSplits) -> DataSplits:
-    """Per-channel standardisation with statistics of the training split only."""
-    mean = splits.x_train.mean(axis=(0, 2), keepdims=True)
-    std = splits.x_train.std(axis=(0, 2), keepdims=True) + 1e-6
+    """Per-channel standardisation with statistics of the training split only, computed in float64
+    (float32 sums of 1e30-sized readings overflow) and checked finite in float32 afterwards."""
+    x_train = splits.x_train.astype(np.float64)
+    mean = x_train.mean(axis=(0, 2), keepdims=True)
+    std = x_train.std(axis=(0, 2), keepdims=True) + 1e-6
     for name in ("x_train", "x_val", "x_test"):
-        setattr(splits, name, ((getattr(splits, name) - mean) / std).astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = ((getattr(splits, name).astype(np.float64) - mean) / std).astype(np.float32)
+        if not np.isfinite(scaled).all():
+            raise UserInputError(f"data: the {name.removeprefix('x_')} split holds values that are not finite after "
+                                 "standardising with the training split's mean and std (NaN, Inf, or beyond float32)")
+        setattr(splits, name, scaled)
     splits.info["normalisation"] = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
     return splits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from ..errors import UserInputError
@@ -19,8 +20,14 @@ class DatasetTree:
         if self.root.is_file():
             if not zipfile.is_zipfile(self.root):
                 raise UserInputError(f"data.path={path}: a file that is not a .zip; give the dataset folder or a zip of it")
-            self._zip = zipfile.ZipFile(self.root)
+            try:
+                self._zip = zipfile.ZipFile(self.root)
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                raise UserInputError(f"data.path={path}: a broken zip ({err})") from None
             names = self._zip.namelist()
+            escaping = [n for n in names if n.startswith("/") or ".." in PurePosixPath(n.replace("\\", "/")).parts]
+            if escaping:
+                raise UserInputError(f"data.path={path}: zip entry {escaping[0]!r} points outside the archive")
             self.files = sorted(n for n in names if not n.endswith("/"))
             self.dirs = {n.rstrip("/") for n in names if n.endswith("/")}
         else:
@@ -41,7 +48,12 @@ class DatasetTree:
         return sorted({d.split("/")[-1] for d in self.dirs if str(PurePosixPath(d).parent) == rel})
 
     def read(self, rel: str) -> bytes:
-        return self._zip.read(rel) if self._zip else (self.root / rel).read_bytes()
+        if not self._zip:
+            return (self.root / rel).read_bytes()
+        try:  # bad CRC, truncated, encrypted, an unsupported compression method
+            return self._zip.read(rel)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error) as err:
+            raise UserInputError(f"{self.label(rel)}: cannot be read from the zip ({err})") from None
 
     def label(self, rel: str) -> str:
         """Shown in messages: the file as the user knows it."""

@@ -80,6 +80,8 @@ class Genotype:
             data = json.loads(path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise UserInputError(f"genotype={path}: not valid JSON ({err.__class__.__name__}: {err})") from None
+        except RecursionError:
+            raise UserInputError(f"genotype={path}: nested too deep to be a genotype") from None
         return cls.from_dict(data, source=f"genotype={path}")
 
     def save(self, path: str | Path) -> None:

@@ -71,10 +71,18 @@ def test_augment_keeps_shape_and_zero_config_is_identity():
 
 def test_augment_applies_only_to_the_stages_listed():
     cfg = compose_run_config(["augment.stages=[search]"])
-    assert cfg.augment.for_stage("search").scale > 0
-    assert cfg.augment.for_stage("train") == AugmentConfig()
+    assert cfg.augment.for_stage("search", windows=True).scale > 0
+    assert cfg.augment.for_stage("train", windows=True) == AugmentConfig()
     x = torch.randn(4, 1, 32)
-    assert torch.equal(augment(x, cfg.augment.for_stage("train"), seed=1), x)
+    assert torch.equal(augment(x, cfg.augment.for_stage("train", windows=True), seed=1), x)
+
+
+def test_shift_null_shifts_windows_of_recordings_but_not_whole_series():
+    synthetic, archive = compose_run_config([]), compose_run_config(["data=aeon", "data.name=GunPoint"])
+    assert synthetic.data.cuts_windows and not archive.data.cuts_windows
+    assert synthetic.augment.for_stage("search", synthetic.data.cuts_windows).shift == 0.1
+    assert archive.augment.for_stage("search", archive.data.cuts_windows).shift == 0.0
+    assert compose_run_config(["augment.shift=0.2"]).augment.for_stage("train", False).shift == 0.2
 
 
 @pytest.mark.parametrize("total, warmup", [(100, 10), (50, 0)])

@@ -8,7 +8,7 @@ composition; ``validate`` then builds the dataclasses, whose ``__post_init__`` c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -96,7 +96,7 @@ class PresetConfig:
 @dataclass
 class ModeConfig:
     name: str = "Memory"
-    weight: float = 0.1  # resource penalty: weight x ln(expected cost / smallest network of the space); 0 to 3
+    weight: float = 1.0  # resource penalty: weight x ln(expected cost / smallest network of the space); 0 to 3
     budget_weight: float = 2.0  # hinge on expected flash/SRAM above budget_target x the device's (limited devices)
     budget_target: float = 0.9  # share of the device's flash and SRAM the search aims under
 
@@ -197,25 +197,34 @@ class AugmentConfig:
     """Random per-series changes of each training batch in the ``stages`` listed (search: the
     weight batches; train: the retrain's batches): Gaussian ``jitter`` (std, in units of the
     normalised signal), amplitude ``scale`` (std of a factor around 1) and circular time ``shift``
-    (largest share of the length). All 0 = off."""
+    (largest share of the length). All 0 = off. ``shift: null`` decides from the data: on raw
+    windows cut from longer recordings a window's start is arbitrary, so shifting keeps the label;
+    a whole recorded series (an archive's, or a feature vector) is aligned to its event, so it does not."""
 
     name: str = "none"
     jitter: float = 0.0
     scale: float = 0.0
-    shift: float = 0.0
+    shift: Optional[float] = 0.0
     stages: list[str] = field(default_factory=lambda: list(AUGMENT_STAGES))
 
     def __post_init__(self) -> None:
         for key in ("jitter", "scale"):
             _at_least(f"augment.{key}", getattr(self, key), 0.0)
-        if not 0 <= self.shift <= 0.5:
-            raise UserInputError(f"augment.shift={self.shift}: must be in [0, 0.5]")
+        if self.shift is not None and not 0 <= self.shift <= 0.5:
+            raise UserInputError(f"augment.shift={self.shift}: must be in [0, 0.5] or null (decided by the data)")
         if any(s not in AUGMENT_STAGES for s in self.stages):
             raise UserInputError(f"augment.stages={list(self.stages)}: allowed values are subsets of {list(AUGMENT_STAGES)}")
 
-    def for_stage(self, stage: str) -> "AugmentConfig":
-        """This augmentation where ``stage`` is listed, none elsewhere."""
-        return self if stage in self.stages else AugmentConfig()
+    def for_stage(self, stage: str, windows: bool) -> "AugmentConfig":
+        """This augmentation where ``stage`` is listed, none elsewhere; ``windows``: the samples are raw
+        windows of longer recordings (what ``shift: null`` decides on)."""
+        if stage not in self.stages:
+            return AugmentConfig()
+        shift = self.shift if self.shift is not None else (AUTO_SHIFT if windows else 0.0)
+        return replace(self, shift=shift)
+
+
+AUTO_SHIFT = 0.1  # shift: null on raw windows
 
 
 @dataclass

@@ -84,7 +84,8 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
     net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, cfg.augment.for_stage("search"), cfg.seed)
+    augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
+    module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, augment, cfg.seed)
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)
     callbacks = [
         ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
@@ -121,7 +122,8 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     data = dm.with_phase(cfg.train.fit_on)
     epochs, steps = budget(cfg.train.epochs, cfg.train.steps, data.steps_per_epoch())
     net = FixedNet(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes)
-    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes, cfg.augment.for_stage("train"), cfg.seed)
+    augment = cfg.augment.for_stage("train", cfg.data.cuts_windows)
+    module = GenotypeRetrainModule(net, cfg.train, dm.num_classes, augment, cfg.seed)
     callbacks: list = [ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     export = None
     if "export" in cfg.stages:

@@ -56,6 +56,11 @@ class DataConfig:
     samples_per_class: int = 300
     noise: float = 0.5
 
+    @property
+    def cuts_windows(self) -> bool:
+        """Samples are raw windows of longer recordings (their start arbitrary), not whole series or features."""
+        return self.frame_size is not None and self.features == "raw"
+
     def __post_init__(self) -> None:
         from .features import PRESETS  # features imports this module
 

@@ -1,4 +1,4 @@
-# nas-lightning: `make install` once, then `make run` / `make test`.
+# nas-lightning: `make run` / `make test` install on first use (and again when pyproject.toml changes).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,28 +11,32 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and pinned: the local CPU wheel, never the multi-GB CUDA build
-install: $(BIN)/python
+INSTALLED := $(VENV)/.installed
+$(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
 
-run:
+install: $(INSTALLED)
+
+run: $(INSTALLED)
 	$(BIN)/python -m nas_lightning
 
-test:
+test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
-test-full:
+test-full: $(INSTALLED)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
-bench:
+bench: $(INSTALLED)
 	$(BIN)/python experiments/bench_search.py --presets s m l
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png
 SWEEP ?= $(lastword $(sort $(wildcard multirun/*/*)))
-sweep:
+sweep: $(INSTALLED)
 	$(BIN)/python -m nas_lightning --multirun hydra/launcher=parallel preset=s,m,l mode=Memory,Compute
 
-sweep-report:
+sweep-report: $(INSTALLED)
 	$(BIN)/python -m nas_lightning.report $(SWEEP)
 
 clean:

@@ -38,7 +38,7 @@ def run_product(run_dir: Path, args: list[str]) -> dict:
         cmd = [sys.executable, "-m", "nas_lightning", *args, f"hydra.run.dir={run_dir}"]
         print("$", " ".join(cmd[1:]), flush=True)
         done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode not in (0, 3):  # 3 = ran, but the model does not fit the device
+        if done.returncode not in (0, 3, 4):  # ran, but the model does not fit the device (3) or learned nothing (4)
             raise SystemExit(f"{run_dir}: exit {done.returncode}\n{done.stderr[-2000:]}")
     return json.loads(report.read_text())
 

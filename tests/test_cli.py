@@ -82,3 +82,26 @@ def test_console_script_finds_its_config(tmp_path):
     script = Path(sys.executable).parent / "nas-lightning"
     result = subprocess.run([str(script), "preset.layers=2", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert result.returncode == 2 and "error: preset.layers=2: must be >= 3" in result.stderr, result.stderr
+
+
+def test_help_is_the_products_own():
+    result = subprocess.run([sys.executable, "-m", "nas_lightning", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("nas-lightning: neural architecture search")
+    assert "preset: custom, l, m, s, xl, xxl" in result.stdout and "== Examples ==" in result.stdout
+    assert "powered by Hydra" not in result.stdout
+
+
+def test_chance_accuracy_is_a_failure_to_learn(tmp_path):
+    """Noise a thousand times the signal: nothing to learn; the run says so and exits 4, files kept."""
+    result = run_cli([*TINY, "data.noise=1000", "stages=[search,train]"], tmp_path)
+    assert result.returncode == 4, result.stderr[-2000:]
+    assert "FAILED TO LEARN: test accuracy within 5 pt of chance (25.0%)" in result.stdout
+    assert read_report(tmp_path)["train"]["learned"] is False and (tmp_path / "genotype.json").is_file()
+
+
+def test_progress_and_summary_reach_the_run_log(tiny_run):
+    """Not a TTY here, so no bar: ProgressLines' lines and the summary, time-stamped, in __main__.log."""
+    text = (tiny_run / "__main__.log").read_text()
+    assert "nas-lightning run: preset=s" in text and "search 100%: step" in text and "train 100%: step" in text
+    assert "run directory:" in text and text.splitlines()[0].startswith("[")

@@ -40,7 +40,7 @@ def test_each_rank_gets_a_disjoint_equal_shard_that_changes_per_epoch(tmp_path):
 
 def test_ddp_sim_search_and_retrain_keep_ranks_in_step_and_rank0_writes(tmp_path):
     run_dir = tmp_path / "run"
-    args = ["preset=s", "search.epochs=2", "train.epochs=2", "data.samples_per_class=40", "trainer=ddp_sim"]
+    args = ["preset=s", "preset.init_channels=4", "search.epochs=2", "train.epochs=80", "data.samples_per_class=40", "trainer=ddp_sim"]
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "nas_lightning", *args, f"hydra.run.dir={run_dir}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})

@@ -50,11 +50,13 @@ def test_preset_that_cannot_fit_is_refused_with_a_proposal():
 def test_verdict_and_summary_line():
     spec = MacroSpec(3, 4, 4, 3, 4)
     m = network_memory(smallest_genotype(4, 4), spec, 3, 256, 4)
-    npu = {"violations": [], "warnings": [{"op": "Concat"}]}
+    rule = "not in TI's supported layer list"
+    npu = {"violations": [], "warnings": [{"op": "Concat", "rule": rule}] * 2 + [{"op": "Add", "rule": rule}]}
     ok = verdict(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True), m, npu, {})
     assert ok["ok"] and ok["flash_share"] == m.flash_bytes / (512 * 1024)
     assert fit_line(ok, m.as_dict()) == (f"fits F28P55: flash {m.flash_bytes / 1024:.1f}/512 KB, SRAM "
-                                         f"{m.sram_bytes / 1024:.1f}/128 KB, NPU rules OK, 1 warnings")
+                                         f"{m.sram_bytes / 1024:.1f}/128 KB, NPU rules OK, warnings: Concat {rule} (x2); "
+                                         f"Add {rule} (x1)")
     small = verdict(DeviceConfig(name="small", flash_kb=1, sram_kb=None), m, None, {})
     assert not small["ok"] and small["over"] == ["flash"] and small["sram_share"] is None
     assert fit_line(small, m.as_dict()).startswith("does NOT fit small: flash")

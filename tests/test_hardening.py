@@ -121,7 +121,7 @@ def test_run_lock_refuses_a_second_run_and_takes_over_a_dead_ones(tmp_path):
 
 def test_remove_if_fresh_keeps_anything_a_run_wrote(tmp_path):
     (tmp_path / "fresh" / ".hydra").mkdir(parents=True)
-    (tmp_path / "fresh" / "__main__.log").write_text("")
+    (tmp_path / "fresh" / "__main__.log").write_text("[...] nas-lightning run: ...\n")
     (tmp_path / "used" / ".hydra").mkdir(parents=True)
     (tmp_path / "used" / "genotype.json").write_text("{}")
     remove_if_fresh(tmp_path / "fresh")

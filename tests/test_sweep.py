@@ -33,7 +33,7 @@ def test_report_from_a_real_run_and_refusal_of_an_empty_dir(tiny_run, tmp_path):
 def test_joblib_multirun_sweep_and_its_report(tmp_path):
     sweep = tmp_path / "multirun"
     args = ["--multirun", "hydra/launcher=parallel", "preset=s", "mode=Memory,Compute", "search.epochs=1",
-            "train.epochs=1", "data.samples_per_class=40", f"hydra.sweep.dir={sweep}"]
+            "train.epochs=20", "preset.init_channels=4", "data.samples_per_class=40", f"hydra.sweep.dir={sweep}"]
     started = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "nas_lightning", *args], capture_output=True, text=True,
                          timeout=600, env={**os.environ})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONF_DIR, register, search_checkpoint, validate
@@ -25,6 +26,10 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
 
         with run_lock(Path(checked.resume) if checked.resume else run_dir):
             report = run(checked, cfg)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # one job's verdict must not stop the sweep
+            return report
+        if not report.get("train", {}).get("learned", True):  # test accuracy at chance; artifacts kept
+            sys.exit(4)
         if not report["device"]["ok"]:  # over the device's memory or against its NPU rules; artifacts kept
             sys.exit(3)
         return report

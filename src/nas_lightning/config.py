@@ -332,8 +332,11 @@ class RunConfig:
     genotype: Optional[str] = None
     model: ModelConfig = field(default_factory=ModelConfig)
     resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
+    threads: Optional[int] = None  # torch intra- and inter-op threads; null: the cores this process may use
 
     def __post_init__(self) -> None:
+        if self.threads is not None:
+            _at_least("threads", self.threads, 1)
         if not 0 <= self.seed <= SEED_MAX:
             raise UserInputError(f"seed={self.seed}: must be in [0, {SEED_MAX}]")
         _check_trainer(self.trainer)

@@ -16,6 +16,8 @@ the preset (channels x length x fan-out), so it is guarded up front and by the h
 
 from __future__ import annotations
 
+from collections import Counter
+
 import math
 
 from omegaconf import OmegaConf
@@ -117,8 +119,9 @@ def fit_line(device: dict, memory: dict) -> str:
     if "npu" in device:
         n = device["npu"]
         rules = "NPU rules OK" if not n["violations"] else f"NPU rules BROKEN ({len(n['violations'])} violations)"
-        if n["warnings"]:
-            rules += f", {len(n['warnings'])} warnings"
+        if n["warnings"]:  # named and grouped: "10 warnings" alone tells a user nothing
+            groups = Counter(f"{w['op']} {w['rule']}" for w in n["warnings"])
+            rules += ", warnings: " + "; ".join(f"{text} (x{count})" for text, count in groups.items())
         parts.append(rules)
     return f"{head} {device['name']}: " + ", ".join(parts)
 

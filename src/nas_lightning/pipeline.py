@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -25,6 +27,7 @@ from .callbacks.alpha_monitor import AlphaMonitor
 from .callbacks.confusion import ConfusionMatrixPlot
 from .callbacks.export import OnnxExportCallback
 from .callbacks.penalty import ResourcePenalty
+from .callbacks.progress import ProgressLines
 from .config import RunConfig, search_checkpoint
 from .data.datamodule import TimeSeriesDataModule
 from .errors import UserInputError
@@ -41,16 +44,19 @@ from .search_space.supernet import SuperNet
 from .summary import print_summary
 
 
+log = logging.getLogger(__name__)
+CHANCE_MARGIN = 0.05  # a test accuracy within this of 1 / classes is a failure to learn (exit 4)
 MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
 
 
-def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, callbacks: list, **extra) -> L.Trainer:
+def _trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: int, callbacks: list, **extra) -> L.Trainer:
     options = dict(cfg.trainer)
+    options.setdefault("enable_progress_bar", sys.stdout.isatty())  # a bar on a terminal; in pipes, ProgressLines
     options.setdefault("enable_model_summary", False)
     options.setdefault("deterministic", True)  # same seed, same genotype; GPU configs relax it to "warn"
     options.setdefault("check_val_every_n_epoch", max(1, epochs // MAX_VALIDATIONS))
     return L.Trainer(
-        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=callbacks,
+        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=[*callbacks, ProgressLines(name, steps)],
         logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options, **extra,
     )
 
@@ -99,7 +105,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     resume = search_checkpoint(cfg.resume) if cfg.resume else None
     if resume:
         check_resumable(resume, module)
-    trainer = _trainer(cfg, out_dir, "search", epochs, callbacks)
+    trainer = _trainer(cfg, out_dir, "search", epochs, steps, callbacks)
     trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
     genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
         "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
@@ -134,7 +140,8 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
                                     npu=cfg.device.has_npu, quant=cfg.quant)
         callbacks.append(export)
     held_out = cfg.train.fit_on == "train"
-    trainer = _trainer(cfg, out_dir, "train", epochs, callbacks, **({} if held_out else {"limit_val_batches": 0}))
+    trainer = _trainer(cfg, out_dir, "train", epochs, steps, callbacks,
+                       **({} if held_out else {"limit_val_batches": 0}))
     trainer.fit(module, datamodule=data)
     trainer.save_checkpoint(out_dir / "checkpoints" / "train" / "last.ckpt", weights_only=True)
     val_acc = None
@@ -144,6 +151,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, genot
     results = {
         "fit_on": cfg.train.fit_on, "epochs": epochs, "steps": steps, "val_acc": val_acc,
         "test_acc": float(test["test/acc"]),
+        "learned": float(test["test/acc"]) > 1 / dm.num_classes + CHANCE_MARGIN,
         "params_trained": sum(p.numel() for p in net.parameters()),
         **module.test_report,
     }
@@ -157,9 +165,25 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
+def set_threads(threads: int | None) -> int:
+    """Torch's thread pools sized to ``threads`` (default: the cores this process may use, not the machine's:
+    on a shared or pinned machine more threads than cores make every step wait)."""
+    threads = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # already fixed for this process (set once, before any parallel work)
+        pass
+    return threads
+
+
 def run(cfg: RunConfig, raw: DictConfig) -> dict:
     """``cfg`` is the validated form of ``raw`` (which goes into report.json as composed)."""
     _quiet_lightning()
+    threads = set_threads(cfg.threads)
+    log.info("nas-lightning run: preset=%s mode=%s device=%s data=%s, %d threads, into %s", cfg.preset.name,
+             cfg.mode.name, cfg.device.name, cfg.data.name or cfg.data.path or cfg.data.source, threads,
+             cfg.resume or HydraConfig.get().runtime.output_dir)
     out_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir)
     genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset.__dict__)
@@ -172,7 +196,8 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     if "search" in cfg.stages:
         check_preset_can_fit(cfg.device, cfg.preset.name, spec, dm.num_channels, dm.input_length, dm.num_classes)
     report: dict = {
-        "seed": cfg.seed, "preset": cfg.preset.name, "mode": cfg.mode.name, "device": cfg.device.name,
+        "seed": cfg.seed, "threads": threads, "preset": cfg.preset.name, "mode": cfg.mode.name,
+        "device": cfg.device.name,
         "data": {"classes": dm.splits.class_names, "channels": dm.num_channels, "length": dm.input_length,
                  "train": len(dm.splits.y_train), "val": len(dm.splits.y_val), "test": len(dm.splits.y_test),
                  **dm.splits.info},

@@ -24,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .config import CONF_DIR, validate
 from .errors import UserInputError
 from .run_dir import check_run_dir, is_secondary_rank
+from .ti_import import expand
 
 GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment")
 
@@ -121,7 +122,9 @@ def with_saved_config(args: list[str]) -> list[str]:
 
 def prepare_command_line(args: list[str]) -> list[str]:
     """The overrides Hydra should run (a resumed run's saved ones added); raises ``UserInputError`` for a
-    command line that would be refused only after Hydra made its directory."""
+    command line that would be refused only after Hydra made its directory. ``ti_config=<file>`` (a TI
+    modelmaker YAML) becomes the overrides it stands for."""
+    args = expand(args)
     if any(a.startswith("-") for a in args) or is_secondary_rank():
         return args  # --multirun, --config-name, --help, ...: Hydra's own business; DDP ranks > 0 join rank 0
     check_group_choices(args)

@@ -35,13 +35,10 @@ def check_run_dir(path: str) -> None:
 
 
 def remove_if_fresh(run_dir: Path) -> None:
-    """After a refusal: delete the run directory when it holds nothing but what Hydra put there at start
-    (``.hydra/`` and an empty log), so a refused run leaves no trace."""
-    if not run_dir.is_dir():
-        return
-    entries = {p.name for p in run_dir.iterdir()}
-    log_empty = all((run_dir / n).stat().st_size == 0 for n in entries if n.endswith(".log"))
-    if entries <= {".hydra", "__main__.log"} and log_empty:
+    """After a refusal: delete the run directory when it holds nothing but what this run's start put there
+    (``.hydra/`` and the log), so a refused run leaves no trace. A directory that already held a run was
+    refused before Hydra touched it (``check_run_dir``), so this never deletes an earlier run's work."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "__main__.log"}:
         shutil.rmtree(run_dir)
 
 

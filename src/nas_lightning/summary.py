@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .devices import fit_line
 
+log = logging.getLogger(__name__)
 STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not decide anything
 
 
@@ -36,6 +38,10 @@ def print_summary(report: dict, out_dir: Path) -> None:
         val = f"val acc {_pct(t['val_acc'])}" if t["val_acc"] is not None else "no held-out val"
         lines.append(f"  retrain: {t['steps']} steps ({t['epochs']} epochs) on {t['fit_on']}, {val}, "
                      f"test acc {_pct(t['test_acc'])}")
+        if not t["learned"]:
+            chance = 1 / len(report["data"]["classes"])
+            lines.append(f"  FAILED TO LEARN: test accuracy within 5 pt of chance ({_pct(chance)}); the model is not "
+                         "worth deploying (exit 4): check the data and labels, or raise train.steps")
     if "export" in report:
         e = report["export"]
         lines.append(
@@ -55,4 +61,4 @@ def print_summary(report: dict, out_dir: Path) -> None:
     seconds = report["seconds"]
     lines.append(f"  time: {seconds['total']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in seconds.items() if k != 'total')})")
     lines.append(f"  run directory: {out_dir}")
-    print("\n".join(lines), flush=True)
+    log.info("\n".join(lines))

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def check_run(run_dir, result, channels, classes, length):
-    assert result.returncode == 0, result.stderr[-3000:]
+    # one training epoch checks the data path, not learning: exit 4 (flagged at chance) still ran every stage
+    assert result.returncode in (0, 4), result.stderr[-3000:]
     data = read_report(run_dir)["data"]
     assert (data["channels"], len(data["classes"]), data["length"]) == (channels, classes, length)
     meta = {p.key: p.value for p in onnx.load(str(run_dir / "model.onnx")).metadata_props}

@@ -99,7 +99,7 @@ def test_int8_within_one_point_of_float(tmp_path, args):
     result = run_cli(args, tmp_path, timeout=3000)
     assert result.returncode == 0, result.stderr[-2000:]
     export = read_report(tmp_path)["export"]
-    assert export["test_acc_onnx_float"] - export["test_acc_onnx_int8"] <= 0.01
+    assert export["test_acc_onnx_float"] - export["test_acc_onnx_int8"] <= 0.01 + 1e-9  # one point, float-safe
 
 
 def test_repair_steps_convs_down_until_flash_fits():

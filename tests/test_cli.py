@@ -105,3 +105,13 @@ def test_progress_and_summary_reach_the_run_log(tiny_run):
     text = (tiny_run / "__main__.log").read_text()
     assert "nas-lightning run: preset=s" in text and "search 100%: step" in text and "train 100%: step" in text
     assert "run directory:" in text and text.splitlines()[0].startswith("[")
+
+
+def test_a_run_as_one_config_file(tmp_path):
+    """docs/my_run.yaml through Hydra's --config-dir/--config-name, command-line overrides on top."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    result = run_cli(["--config-dir", str(docs), "--config-name", "my_run", "preset=s", "search.steps=10",
+                      "stages=[search]"], tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = read_report(tmp_path)["config"]
+    assert config["data"]["name"] == "GunPoint" and config["preset"]["name"] == "s" and config["mode"]["weight"] == 1.0

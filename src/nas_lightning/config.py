@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
-from .errors import UserInputError
+from .errors import UserInputError, first_line
 
 STAGES = ("search", "train", "export")
 AUGMENT_STAGES = ("search", "train")
@@ -386,4 +386,4 @@ def validate(cfg: DictConfig) -> RunConfig:
             cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), plain)
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
-        raise UserInputError(f"config: {str(err).strip().splitlines()[0]}") from None
+        raise UserInputError(f"config: {first_line(err)}") from None

@@ -1,6 +1,12 @@
 """The one exception users see as a single line (see ``__main__``): bad config, data or files."""
 
 
+def first_line(err: BaseException) -> str:
+    """An exception's message cut to its first line (libraries' messages span many), or its type."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class UserInputError(Exception):
     """Raised for anything the user can fix; the message names the key or file and what is allowed."""
 

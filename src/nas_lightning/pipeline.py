@@ -181,10 +181,9 @@ def run(cfg: RunConfig, raw: DictConfig) -> dict:
     """``cfg`` is the validated form of ``raw`` (which goes into report.json as composed)."""
     _quiet_lightning()
     threads = set_threads(cfg.threads)
-    log.info("nas-lightning run: preset=%s mode=%s device=%s data=%s, %d threads, into %s", cfg.preset.name,
-             cfg.mode.name, cfg.device.name, cfg.data.name or cfg.data.path or cfg.data.source, threads,
-             cfg.resume or HydraConfig.get().runtime.output_dir)
     out_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir)
+    log.info("nas-lightning run: preset=%s mode=%s device=%s data=%s, %d threads, into %s", cfg.preset.name,
+             cfg.mode.name, cfg.device.name, cfg.data.name or cfg.data.path or cfg.data.source, threads, out_dir)
     genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset.__dict__)
     if cfg.model.name == "baseline":

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import CONF_DIR, validate
-from .errors import UserInputError
+from .errors import UserInputError, first_line
 from .run_dir import check_run_dir, is_secondary_rank
 from .ti_import import expand
 
@@ -33,13 +33,9 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-def check_group_choices(overrides: list[str]) -> None:
-    """Unknown ``preset=…``/``mode=…``/``device=…`` etc. as one line listing what is allowed
-    (Hydra's own message spans a dozen lines of search paths)."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception:
-        return  # malformed overrides: Hydra reports them itself
+def check_group_choices(parsed: list) -> None:
+    """Unknown ``preset=…``/``mode=…``/``device=…`` etc. among parsed overrides as one line listing what
+    is allowed (Hydra's own message spans a dozen lines of search paths)."""
     for o in parsed:
         if o.key_or_group not in GROUPS:
             continue
@@ -52,8 +48,8 @@ def check_group_choices(overrides: list[str]) -> None:
 
 def _one_line(err: Exception) -> str:
     """Hydra's and OmegaConf's messages, first lines of the error and its cause joined."""
-    parts = [str(e).strip().splitlines()[0] for e in (err, err.__cause__) if e is not None and str(e).strip()]
-    return "; ".join(dict.fromkeys(parts)) or type(err).__name__
+    parts = [first_line(e) for e in (err, err.__cause__) if e is not None]
+    return "; ".join(dict.fromkeys(parts))
 
 
 def _compose(overrides: list[str]):
@@ -75,8 +71,7 @@ def check_trainer_options(options: dict) -> None:
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no "GPU available: ..." banner
         L.Trainer(**options, logger=False, enable_checkpointing=False)
     except Exception as err:  # noqa: BLE001 - Lightning raises ValueError, TypeError, MisconfigurationException...
-        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise UserInputError(f"trainer: {reason}") from None
+        raise UserInputError(f"trainer: {first_line(err)[:200]}") from None
 
 
 def _first_difference(a, b, prefix: str = "") -> str | None:
@@ -127,11 +122,11 @@ def prepare_command_line(args: list[str]) -> list[str]:
     args = expand(args)
     if any(a.startswith("-") for a in args) or is_secondary_rank():
         return args  # --multirun, --config-name, --help, ...: Hydra's own business; DDP ranks > 0 join rank 0
-    check_group_choices(args)
     try:
         parsed = OverridesParser.create().parse_overrides(args)
     except HydraException as err:
         raise UserInputError(f"command line: {_one_line(err)}") from None
+    check_group_choices(parsed)
     if any(o.is_sweep_override() for o in parsed):
         return args
     for o in parsed:

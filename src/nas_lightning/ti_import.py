@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserInputError
+from .errors import UserInputError, first_line
 
 # section -> key -> override template ({} = the value); None = read but mapped by hand below
 KEYS: dict[str, dict[str, str | None]] = {
@@ -35,7 +35,7 @@ def _read(path: str) -> dict:
     try:
         data = yaml.safe_load(file.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise UserInputError(f"ti_config={path}: not YAML ({str(err).splitlines()[0]})") from None
+        raise UserInputError(f"ti_config={path}: not YAML ({first_line(err)})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise UserInputError(f"ti_config={path}: expected sections (common:, dataset:, training:, ...) of keys")
     return data

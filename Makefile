@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench sweep sweep-report clean
+.PHONY: install run test test-full bench sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,27 @@ test-full: $(INSTALLED)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 bench: $(INSTALLED)
-	$(BIN)/python experiments/bench_search.py --presets s m l
+	$(BIN)/python experiments/bench_search.py --presets s m l --out docs/figures/bench.md
+
+# README figures: each command writes docs/figures/<name>.md (its first line names the command), then
+# `make readme` copies them into README.md's marked blocks. Run them one at a time, on a quiet machine.
+figures-default: $(INSTALLED)
+	$(BIN)/python experiments/default_job.py
+
+figures-threads: $(INSTALLED)
+	$(BIN)/python experiments/default_job.py --contention
+
+figures-quality: $(INSTALLED)
+	$(BIN)/python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 5 --out experiments/quality
+
+figures-sweep: $(INSTALLED)
+	$(BIN)/python experiments/sweep_figure.py
+
+readme: $(INSTALLED)
+	$(BIN)/python experiments/readme_figures.py
+
+figures: figures-default figures-threads bench figures-quality figures-sweep
+	$(MAKE) readme
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png
 SWEEP ?= $(lastword $(sort $(wildcard multirun/*/*)))

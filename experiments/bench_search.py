@@ -5,7 +5,9 @@ Runs the real DARTSSearchModule in a real Lightning Trainer on random single-cha
 own. "samples/s" counts every training sample a step consumes: the weight-half batch plus the
 alpha-half batch (2 x batch per step), warm-up steps excluded.
 
-    python experiments/bench_search.py --presets s m l [--unrolled] [--batch 64] [--length 1460]
+    python experiments/bench_search.py --presets s m l [--unrolled] [--batch 64] [--length 1460] [--out FILE]
+
+``--out`` writes the table as markdown under its provenance line (``make bench`` writes docs/figures/bench.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+from figures import write_figure
 
 
 def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrolled: bool) -> dict:
@@ -69,18 +74,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--unrolled", action="store_true")
+    parser.add_argument("--out", type=Path, help="also write the table as markdown here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.length, args.steps, args.warmup, args.unrolled)))
         return
     print(f"{'preset':>6} {'s/step':>8} {'samples/s':>10} {'peak RSS MB':>12} {'params':>9}")
+    rows = ["| preset | s / step | samples/s | peak RSS MB | supernet params | threads |", "| --- | --- | --- | --- | --- | --- |"]
     for preset in args.presets:
         cmd = [sys.executable, __file__, "--one", preset, "--batch", str(args.batch), "--length", str(args.length),
                "--steps", str(args.steps), "--warmup", str(args.warmup)] + (["--unrolled"] if args.unrolled else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
         print(f"{preset:>6} {r['seconds_per_step']:>8} {r['samples_per_s']:>10} {r['peak_rss_mb']:>12} {r['supernet_params']:>9}")
+        rows.append(f"| {preset} | {r['seconds_per_step']} | {r['samples_per_s']} | {r['peak_rss_mb']:,.0f} | "
+                    f"{r['supernet_params']:,} | {r['threads']} |")
+    if args.out:
+        mode = "second order" if args.unrolled else "first order"
+        write_figure(args.out, f"Batch {args.batch}, one variable of length {args.length:,}, {mode}, "
+                     f"{args.steps} timed steps after {args.warmup} warm-up steps:\n\n" + "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ real CLI run in its own directory; the table reads their report.json files.
 
     python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 5 --out experiments/quality
 
-Writes ``<out>/quality.md`` (table) and ``<out>/quality.png`` (test accuracy against deployed params).
+Run directories go under ``--out``; ``--figures`` (default docs/figures) gets ``quality.md`` (table and
+verdicts under the command's provenance line) and ``quality.png`` (test accuracy against deployed params).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from figures import FIGURES, write_figure
 from nas_lightning.devices import NPU_BANNED_OPS
 from nas_lightning.run_dir import RUN_MARKERS
 from nas_lightning.search_space.ops import PRIMITIVES
@@ -133,14 +135,15 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["GunPoint", "BasicMotions", "ACSF1"])
     parser.add_argument("--random", type=int, default=5, help="random genotypes per dataset")
     parser.add_argument("--out", type=Path, default=Path("experiments/quality"))
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="where quality.md and quality.png go")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random genotype draws")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run, e.g. mode.weight=0.3")
     args = parser.parse_args()
     results = {name: study(name, args.out, args.random, args.set, args.seed) for name in args.datasets}
     (args.out / "quality.json").write_text(json.dumps(results, indent=2))
     text = table(results)
-    (args.out / "quality.md").write_text(text)
-    plot(results, args.out / "quality.png")
+    write_figure(args.figures / "quality.md", text)
+    plot(results, args.figures / "quality.png")
     print(text)
 
 

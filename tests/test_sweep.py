@@ -2,6 +2,7 @@
 (summary.md, summary.csv, pareto.png) from the runs' report.json files."""
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,13 @@ def test_report_from_a_real_run_and_refusal_of_an_empty_dir(tiny_run, tmp_path):
     assert len(rows) == 1 and rows[0]["pareto_params"] and rows[0]["label"] == "s/Compute"
     for name in ("summary.md", "summary.csv", "pareto.png"):
         assert (tmp_path / "sweep" / name).stat().st_size > 0
+    report = json.loads((tiny_run / "report.json").read_text())
+    with (tmp_path / "sweep" / "summary.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    # one cell per value: the device's name (not its whole verdict), and the memory model's flash / SRAM / fit
+    assert row["device"] == report["device"]["name"] and row["fits"] == str(report["device"]["ok"])
+    assert float(row["flash_kb"]) == round(report["memory"]["flash_kb"], 1) > 0
+    assert float(row["sram_kb"]) == round(report["memory"]["sram_kb"], 1) > 0
     empty = subprocess.run([sys.executable, "-m", "nas_lightning.report", str(tmp_path / "sweep" / "0_run" / "x")],
                            capture_output=True, text=True)
     assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "sweep_dir=" in empty.stderr

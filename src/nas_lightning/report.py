@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from .errors import UserInputError
 
 COLUMNS = ("run", "label", "model", "preset", "mode", "device", "seed", "test_acc", "test_acc_int8",
-           "macro_f1", "params", "macs", "pareto_params", "pareto_macs", "seconds")
+           "macro_f1", "params", "macs", "flash_kb", "sram_kb", "fits", "pareto_params", "pareto_macs", "seconds")
 
 
 def collect(root: Path) -> list[dict]:
@@ -29,10 +29,11 @@ def collect(root: Path) -> list[dict]:
         rows.append({
             "run": str(path.parent.relative_to(root)), "model": model, "preset": r["preset"], "mode": r["mode"],
             "label": f"baseline/{r['preset']}" if model == "baseline" else f"{r['preset']}/{r['mode']}",
-            "device": r["device"], "seed": r["seed"], "test_acc": r["train"]["test_acc"],
+            "device": r["device"]["name"], "seed": r["seed"], "test_acc": r["train"]["test_acc"],
             "test_acc_int8": r.get("export", {}).get("test_acc_onnx_int8"),
             "macro_f1": r["train"].get("test_macro_f1"), "params": r["model"]["params_deployed"],
-            "macs": r["model"]["macs"], "seconds": r["seconds"]["total"],
+            "macs": r["model"]["macs"], "flash_kb": round(r["memory"]["flash_kb"], 1),
+            "sram_kb": round(r["memory"]["sram_kb"], 1), "fits": r["device"]["ok"], "seconds": r["seconds"]["total"],
         })
     if not rows:
         raise UserInputError(f"{root}: no report.json with a test accuracy below this directory")
@@ -57,13 +58,14 @@ def _pct(value) -> str:
 
 
 def write_markdown(rows: list[dict], path: Path) -> None:
-    lines = ["| run | label | test acc % | int8 acc % | macro F1 | params | MACs | Pareto (params / MACs) |",
-             "|---|---|---:|---:|---:|---:|---:|:-:|"]
+    lines = ["| run | label | test acc % | int8 acc % | macro F1 | params | MACs | flash KB | SRAM KB | fits | "
+             "Pareto (params / MACs) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|"]
     for r in sorted(rows, key=lambda r: -r["test_acc"]):
         mark = f"{'●' if r['pareto_params'] else '·'} / {'●' if r['pareto_macs'] else '·'}"
         f1 = "-" if r["macro_f1"] is None else f"{r['macro_f1']:.3f}"
         lines.append(f"| {r['run']} | {r['label']} | {_pct(r['test_acc'])} | {_pct(r['test_acc_int8'])} | {f1} | "
-                     f"{r['params']:,} | {r['macs']:,} | {mark} |")
+                     f"{r['params']:,} | {r['macs']:,} | {r['flash_kb']} | {r['sram_kb']} | "
+                     f"{'yes' if r['fits'] else 'NO'} | {mark} |")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -16,6 +16,7 @@ def _pct(value) -> str:
 
 
 def print_summary(report: dict, out_dir: Path) -> None:
+    """Log the summary (console and run log) and keep it as ``summary.txt`` in the run directory."""
     model, lines = report["model"], []
     lines.append(f"nas-lightning: preset={report['preset']} mode={report['mode']} device={report['device']['name']} seed={report['seed']}")
     if "search" in report:
@@ -60,5 +61,6 @@ def print_summary(report: dict, out_dir: Path) -> None:
         lines.append(f"    NPU rule broken: {item['node']} ({item['op']}): {item['rule']}, {item['detail']}")
     seconds = report["seconds"]
     lines.append(f"  time: {seconds['total']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in seconds.items() if k != 'total')})")
+    (out_dir / "summary.txt").write_text("\n".join(lines) + "\n")
     lines.append(f"  run directory: {out_dir}")
     log.info("\n".join(lines))

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep readme clean
+.PHONY: install run test test-full bench sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep figures-target readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,10 +45,13 @@ figures-quality: $(INSTALLED)
 figures-sweep: $(INSTALLED)
 	$(BIN)/python experiments/sweep_figure.py
 
+figures-target: $(INSTALLED)
+	$(BIN)/python experiments/target_figure.py
+
 readme: $(INSTALLED)
 	$(BIN)/python experiments/readme_figures.py
 
-figures: figures-default figures-threads bench figures-quality figures-sweep
+figures: figures-default figures-threads bench figures-quality figures-sweep figures-target
 	$(MAKE) readme
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png

@@ -2,7 +2,8 @@
 
 Runs the real DARTSSearchModule in a real Lightning Trainer on random single-channel inputs
 (default: batch 64, length 1,460, first order), each preset in its own process so peak RSS is its
-own. "samples/s" counts every training sample a step consumes: the weight-half batch plus the
+own. Every step is a full bilevel step (the search's weight-only warm-up is off; ``--warmup`` steps are
+only left untimed). "samples/s" counts every training sample a step consumes: the weight-half batch plus the
 alpha-half batch (2 x batch per step), warm-up steps excluded.
 
     python experiments/bench_search.py --presets s m l [--unrolled] [--batch 64] [--length 1460] [--out FILE]
@@ -37,12 +38,12 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = validate(compose("config", [f"preset={preset}", f"search.unrolled={unrolled}"]))
+        cfg = validate(compose("config", [f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0"]))
     torch.manual_seed(0)
     n = batch * (steps + warmup)
     half = lambda: DataLoader(TensorDataset(torch.randn(n, 1, length), torch.randint(0, 4, (n,))), batch_size=batch)  # noqa: E731
     loader = CombinedLoader({"weights": half(), "alphas": half()}, mode="max_size_cycle")
-    module = DARTSSearchModule(SuperNet(MacroSpec.from_config(cfg.preset.__dict__), 1, length, 4), cfg.search, 4)
+    module = DARTSSearchModule(SuperNet(MacroSpec.from_config(cfg.preset.__dict__), 1, length, 4), cfg.search, 4, total_steps=steps + warmup)
 
     class Clock(L.Callback):
         start = None

@@ -22,6 +22,14 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         checked = validate(cfg)  # before the heavy imports, so a typo fails in a blink
+        if checked.target.active:  # a study of many runs instead of one
+            from .target.run import run_target
+
+            with run_lock(run_dir):
+                outcome = run_target(checked, run_dir)
+            if HydraConfig.get().mode != RunMode.MULTIRUN and not outcome["met"]:
+                sys.exit(5)
+            return outcome
         from .pipeline import run
 
         with run_lock(Path(checked.resume) if checked.resume else run_dir):
@@ -38,6 +46,10 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except Interrupted:
+        if any(cfg.target.get(key) is not None for key in ("accuracy", "flash_kb", "macs")):
+            print("interrupted: finished trials are kept in the study; re-run the same command to continue it",
+                  file=sys.stderr)
+            sys.exit(130)
         kept = search_checkpoint(cfg.get("resume") or run_dir)
         where = f"kept {kept}; continue with resume={kept.parents[2]}" if kept.is_file() else "no search checkpoint yet"
         print(f"interrupted: {where}", file=sys.stderr)

@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
 from .errors import UserInputError, first_line
+from .target.config import TargetConfig
 
 STAGES = ("search", "train", "export")
 AUGMENT_STAGES = ("search", "train")
@@ -333,6 +334,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
     threads: Optional[int] = None  # torch intra- and inter-op threads; null: the cores this process may use
+    target: TargetConfig = field(default_factory=TargetConfig)  # set a target: a study of runs (target/)
 
     def __post_init__(self) -> None:
         if self.threads is not None:
@@ -360,6 +362,7 @@ class RunConfig:
             from .search_space.genotype import Genotype  # torch import: only when a file is given
 
             Genotype.load(self.genotype)
+        self.target.check_run(self)
 
 
 CONF_DIR = Path(__file__).parent / "conf"

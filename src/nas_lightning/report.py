@@ -37,11 +37,16 @@ def collect(root: Path) -> list[dict]:
         })
     if not rows:
         raise UserInputError(f"{root}: no report.json with a test accuracy below this directory")
+    mark_pareto(rows, "test_acc")
+    return rows
+
+
+def mark_pareto(rows: list[dict], accuracy: str) -> None:
+    """Set ``pareto_params`` and ``pareto_macs`` on each row, judged on the ``accuracy`` column."""
     for cost in ("params", "macs"):
-        front = pareto_front([(row[cost], row["test_acc"]) for row in rows])
+        front = pareto_front([(row[cost], row[accuracy]) for row in rows])
         for k, row in enumerate(rows):
             row[f"pareto_{cost}"] = k in front
-    return rows
 
 
 def pareto_front(points: list[tuple[float, float]]) -> set[int]:
@@ -76,22 +81,26 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def plot_pareto(rows: list[dict], path: Path) -> None:
+def plot_pareto(rows: list[dict], path: Path, accuracy: str = "test_acc", chosen: dict | None = None) -> None:
+    """Accuracy (the ``accuracy`` column) against params and against MACs; ``chosen`` is ringed."""
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     for ax, cost, name in zip(fig.subplots(1, 2), ("params", "macs"), ("deployed parameters", "MACs per inference")):
         on = [r for r in rows if r[f"pareto_{cost}"]]
         off = [r for r in rows if not r[f"pareto_{cost}"]]
-        ax.scatter([r[cost] for r in off], [100 * r["test_acc"] for r in off], c="tab:gray", label="dominated")
+        ax.scatter([r[cost] for r in off], [100 * r[accuracy] for r in off], c="tab:gray", label="dominated")
         front = sorted(on, key=lambda r: r[cost])
-        ax.plot([r[cost] for r in front], [100 * r["test_acc"] for r in front], "o-", c="tab:red", label="Pareto front")
+        ax.plot([r[cost] for r in front], [100 * r[accuracy] for r in front], "o-", c="tab:red", label="Pareto front")
+        if chosen is not None:
+            ax.scatter([chosen[cost]], [100 * chosen[accuracy]], s=220, facecolors="none", edgecolors="tab:blue",
+                       linewidths=2, label=f"chosen: {chosen['label']}")
         labels: dict[tuple, list[str]] = {}  # runs that found the same network share one point
         for r in rows:
-            labels.setdefault((r[cost], 100 * r["test_acc"]), []).append(r["label"])
+            labels.setdefault((r[cost], 100 * r[accuracy]), []).append(r["label"])
         for xy, names in labels.items():
             ax.annotate(", ".join(names), xy, textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel(name)
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"{accuracy.split('_')[0]} accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     fig.suptitle("accuracy against cost (up and left is better)", fontsize=10)

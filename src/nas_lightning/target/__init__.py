@@ -1,0 +1,1 @@
+"""Target-driven search: an Optuna study over the knobs that trade accuracy for size, each trial one run."""

@@ -1,0 +1,155 @@
+"""The study: Optuna proposes (preset, mode.weight), each trial is one ordinary run of the stages in its own
+directory, judged on validation accuracy (up) and its mode's cost (deployed params or MACs, down).
+
+Optuna does the optimising, the storage and the bookkeeping: a multi-objective TPE sampler with the targets
+as constraints, an RDB storage (SQLite by default) so a killed study continues where it stopped and several
+workers share one study, heartbeats so a trial killed mid-run is marked failed and retried once
+(``RetryFailedTrialCallback``), and ``MaxTrialsCallback`` for the cap. What is ours: how a trial runs (a
+subprocess of the CLI, so a crash or a device misfit fails that trial only) and when the answer is settled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from ..errors import UserInputError, first_line
+from .config import TargetConfig
+from .outcome import chosen_trial, constraints, finished
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S, GRACE_S = 5, 20  # a RUNNING trial silent for GRACE_S is a killed one: failed, then retried
+STARTUP_TRIALS = 4  # random proposals before TPE models the results
+PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)"}
+
+
+class TrialFailed(Exception):
+    """A trial's run ended without a usable model; Optuna records it FAILED with this reason."""
+
+
+def trial_overrides(task_overrides: list[str]) -> list[str]:
+    """The command line every trial shares: the user's overrides without the study's own keys. Keys a
+    trial sets itself are refused rather than silently replaced."""
+    shared = []
+    for item in task_overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key.startswith(("target.", "hydra.")):
+            continue
+        if key in PINNED:
+            raise UserInputError(f"{key}: set per trial by the study; use {PINNED[key]} instead")
+        shared.append(item)
+    return shared
+
+
+def study_name(shared: list[str], target: TargetConfig) -> str:
+    """The same command gives the same study (so re-running it continues); any other command a new one."""
+    what = [*sorted(shared), f"{target.accuracy}|{target.flash_kb}|{target.macs}|{target.presets}|{target.weight}"]
+    return "study-" + hashlib.sha1("\n".join(what).encode()).hexdigest()[:10]
+
+
+def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.Study:
+    """Create or load the study. One worker on its own storage samples from ``seed`` (reproducible); a
+    worker on a storage given explicitly may share it with other processes, so its sampler also mixes in
+    the process id (identical seeds would propose identical trials)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                             failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+    except Exception as err:  # a bad URL, a missing database driver, an unreachable server
+        raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
+    sampler = optuna.samplers.TPESampler(seed=(seed + os.getpid()) % 2**32 if shared_storage else seed,
+                                         constraints_func=constraints, n_startup_trials=STARTUP_TRIALS)
+    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, load_if_exists=True,
+                               directions=["maximize", "minimize"])
+
+
+_LIBC = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None  # loaded before any fork
+
+
+def _die_with_parent() -> None:
+    """Runs in the forked trial process: it gets SIGKILL when the study's process dies (Linux), so a killed
+    study leaves no orphan training. Only a libc call here: the parent has threads (Optuna's heartbeat)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, threads: int) -> tuple[float, float]:
+    """One run of the stages; returns (validation accuracy, cost). Test accuracy is never read here."""
+    preset = trial.suggest_categorical("preset", cfg.target.presets)
+    weight = trial.suggest_float("weight", *cfg.target.weight)
+    run_dir = study_dir / "trials" / f"{trial.number:03d}"
+    trial.set_user_attr("run_dir", str(run_dir))
+    command = [sys.executable, "-m", "nas_lightning", *shared, f"preset={preset}", f"mode.weight={weight:.6g}",
+               "train.fit_on=train", f"threads={threads}", f"hydra.run.dir={run_dir}"]
+    log.info("  trial %d: preset=%s mode.weight=%.3g ...", trial.number, preset, weight)
+    done = subprocess.run(command, capture_output=True, text=True, preexec_fn=_die_with_parent)
+    report_file = run_dir / "report.json"
+    if done.returncode not in (0, 3, 4) or not report_file.is_file():
+        reason = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), f"exit {done.returncode}")
+        trial.set_user_attr("failure", reason)
+        raise TrialFailed(reason)
+    report = json.loads(report_file.read_text())
+    if not report["device"]["ok"]:
+        reason = next(ln.strip() for ln in (run_dir / "summary.txt").read_text().splitlines() if "does NOT fit" in ln)
+        trial.set_user_attr("failure", reason)
+        raise TrialFailed(reason)
+    val_acc, cost_key = report["train"]["val_acc"], "params_deployed" if cfg.mode.name == "Memory" else "macs"
+    figures = {"val_acc": val_acc, "params": report["model"]["params_deployed"], "macs": report["model"]["macs"],
+               "flash_kb": round(report["memory"]["flash_kb"], 2)}
+    for key, value in figures.items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("constraints", _violations(cfg.target, figures))
+    log.info("  trial %d: val acc %.1f%%, %s params, %s MACs, flash %.1f KB", trial.number, 100 * val_acc,
+             f"{figures['params']:,}", f"{figures['macs']:,}", figures["flash_kb"])
+    return val_acc, report["model"][cost_key]
+
+
+def _violations(target: TargetConfig, figures: dict) -> list[float]:
+    """Optuna's constraint convention: one value per target set, <= 0 when it is met."""
+    excess = []
+    if target.accuracy is not None:
+        excess.append(target.accuracy - figures["val_acc"])
+    if target.flash_kb is not None:
+        excess.append(figures["flash_kb"] - target.flash_kb)
+    if target.macs is not None:
+        excess.append(float(figures["macs"] - target.macs))
+    return excess
+
+
+def settled(study: optuna.Study, target: TargetConfig) -> bool:
+    """The chosen model stood ``target.trials`` finished trials without being bettered."""
+    trials = study.get_trials(deepcopy=False)
+    chosen = chosen_trial(trials, target)
+    return chosen is not None and sum(t.number > chosen.number for t in finished(trials)) >= target.trials
+
+
+def run_study(cfg, shared: list[str], study_dir: Path, storage: str) -> optuna.Study:
+    """Run trials until settled or capped (both judged on the stored trials, so a resumed study or a second
+    worker stops by the same rule)."""
+    study = open_study(storage, study_dir.name, cfg.seed, shared_storage=cfg.target.storage is not None)
+    cores = len(os.sched_getaffinity(0))
+    threads = cfg.threads or max(1, cores // cfg.target.workers)
+    cap = MaxTrialsCallback(cfg.target.max_trials, states=(TrialState.COMPLETE, TrialState.FAIL))
+
+    def stop_when_settled(study: optuna.Study, trial) -> None:
+        if settled(study, cfg.target):
+            study.stop()
+
+    if not settled(study, cfg.target) and len(finished(study.get_trials())) < cfg.target.max_trials:
+        study.optimize(lambda trial: run_trial(trial, cfg, shared, study_dir, threads), n_jobs=cfg.target.workers,
+                       callbacks=[cap, stop_when_settled], catch=(TrialFailed,))
+    return study

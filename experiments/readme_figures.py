@@ -18,14 +18,21 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- figure (?P<file>\S+) -->\n)(?P<body>.*?)(<!-- /figure -->)", re.S)
 
 
+def _text(root: Path, name: str) -> str | None:
+    path = root / name
+    return path.read_text() if path.is_file() else None
+
+
 def render(readme: str, root: Path = ROOT) -> str:
-    """The README with every figure block holding its file's current text."""
-    return BLOCK.sub(lambda m: m.group(1) + (root / m.group("file")).read_text() + m.group(4), readme)
+    """The README with every figure block holding its file's current text (a block whose file was not
+    generated yet keeps what it has)."""
+    return BLOCK.sub(lambda m: m.group(1) + (_text(root, m.group("file")) or m.group("body")) + m.group(4), readme)
 
 
 def stale_blocks(readme: str, root: Path = ROOT) -> list[str]:
-    """Files whose README block differs from them (hand-edited block, or a file re-measured but not copied)."""
-    return [m.group("file") for m in BLOCK.finditer(readme) if m.group("body") != (root / m.group("file")).read_text()]
+    """Files whose README block differs from them (hand-edited block, a file re-measured but not copied,
+    or a file not generated yet)."""
+    return [m.group("file") for m in BLOCK.finditer(readme) if m.group("body") != _text(root, m.group("file"))]
 
 
 def main() -> None:
@@ -40,6 +47,9 @@ def main() -> None:
             print(f"README.md: the block of {file} differs from the file: run make readme")
         sys.exit(1 if stale else 0)
     path.write_text(render(text))
+    for m in BLOCK.finditer(text):
+        if _text(ROOT, m.group("file")) is None:
+            print(f"README.md: {m.group('file')} is not generated yet (see the Figures table for its command)")
     print(f"README.md: {len(BLOCK.findall(text))} figure blocks refreshed")
 
 

@@ -27,8 +27,10 @@ PARALLEL = ["--multirun", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=Path("multirun/readme"), help="sweep directory (replaced)")
+    parser.add_argument("--report-only", action="store_true", help="keep the sweep in --dir, redo its report")
     args = parser.parse_args()
-    shutil.rmtree(args.dir, ignore_errors=True)
+    if not args.report_only:
+        shutil.rmtree(args.dir, ignore_errors=True)
     sweeps = [
         [*PARALLEL, "preset=s,m,l", "mode=Memory,Compute", *SHORT, f"hydra.sweep.dir={args.dir}/nas"],
         [*PARALLEL, "model=baseline", "model.width=4,8,16", "train.steps=400", f"hydra.sweep.dir={args.dir}/baseline"],
@@ -38,7 +40,8 @@ def main() -> None:
         cmd = [sys.executable, "-m", "nas_lightning", *overrides]
         commands.append(shlex.join(["python", "-m", "nas_lightning", *overrides]))
         print("$", commands[-1], flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        if not args.report_only:
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "nas_lightning.report", str(args.dir)], check=True)
     shutil.copyfile(args.dir / "pareto.png", FIGURES / "pareto.png")
     command = " && ".join(commands + [f"python -m nas_lightning.report {args.dir}"])

@@ -28,7 +28,7 @@ def collect(root: Path) -> list[dict]:
         model = r["model"].get("name", "darts")
         rows.append({
             "run": str(path.parent.relative_to(root)), "model": model, "preset": r["preset"], "mode": r["mode"],
-            "label": f"baseline/{r['preset']}" if model == "baseline" else f"{r['preset']}/{r['mode']}",
+            "label": f"baseline/w{r['config']['model']['width']}" if model == "baseline" else f"{r['preset']}/{r['mode']}",
             "device": r["device"]["name"], "seed": r["seed"], "test_acc": r["train"]["test_acc"],
             "test_acc_int8": r.get("export", {}).get("test_acc_onnx_int8"),
             "macro_f1": r["train"].get("test_macro_f1"), "params": r["model"]["params_deployed"],

@@ -68,7 +68,7 @@ def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.S
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                             failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+                             heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1))
     except Exception as err:  # a bad URL, a missing database driver, an unreachable server
         raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
     sampler = optuna.samplers.TPESampler(seed=(seed + os.getpid()) % 2**32 if shared_storage else seed,

@@ -11,7 +11,7 @@ import time
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
-from optuna.trial import TrialState, create_trial
+from optuna.trial import TrialState
 
 from nas_lightning.target.config import TargetConfig
 from nas_lightning.target.outcome import chosen_trial, write_outcome
@@ -24,13 +24,16 @@ DISTRIBUTIONS = {"preset": CategoricalDistribution(["s", "m"]), "weight": FloatD
 
 
 def add(study, number_of_params: int, val_acc: float, target: TargetConfig, run_dir=None, state=TrialState.COMPLETE):
-    excess = [target.accuracy - val_acc] if target.accuracy is not None else []
+    """A finished trial through Optuna's ask-and-tell, with the attributes and constraints a real one sets."""
+    trial = study.ask(DISTRIBUTIONS)
+    for key, value in {"val_acc": val_acc, "params": number_of_params, "macs": 10 * number_of_params,
+                       "flash_kb": number_of_params / 1000, "run_dir": str(run_dir)}.items():
+        trial.set_user_attr(key, value)
+    if target.accuracy is not None:
+        trial.set_constraint("accuracy", target.accuracy - val_acc)
     if target.flash_kb is not None:
-        excess.append(number_of_params / 1000 - target.flash_kb)
-    attrs = {"val_acc": val_acc, "params": number_of_params, "macs": 10 * number_of_params,
-             "flash_kb": number_of_params / 1000, "constraints": excess, "run_dir": str(run_dir)}
-    study.add_trial(create_trial(state=state, values=[val_acc, number_of_params] if state == TrialState.COMPLETE else None,
-                                 params={"preset": "s", "weight": 1.0}, distributions=DISTRIBUTIONS, user_attrs=attrs))
+        trial.set_constraint("flash_kb", number_of_params / 1000 - target.flash_kb)
+    study.tell(trial, [val_acc, number_of_params] if state == TrialState.COMPLETE else None, state=state)
 
 
 def test_the_cheapest_trial_meeting_the_accuracy_is_chosen_and_stands_for_trials_more():
@@ -112,7 +115,7 @@ def test_a_one_trial_study_runs_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_study_continues_without_losing_or_repeating_a_trial(tmp_path):
-    first = study_cli(tmp_path, "target.trials=6", "target.max_trials=4", start_new_session=True)
+    first = study_cli(tmp_path, "target.trials=4", "target.max_trials=4", start_new_session=True)
     trials_dir = tmp_path / "study" / "trials"
     while not (trials_dir / "001").exists():  # trial 0 finished, trial 1 running
         assert first.poll() is None, first.communicate()[1][-2000:]
@@ -124,7 +127,7 @@ def test_a_killed_study_continues_without_losing_or_repeating_a_trial(tmp_path):
     assert before[0].state == TrialState.COMPLETE and before[1].state == TrialState.RUNNING
     report_0 = (trials_dir / "000" / "report.json").stat().st_mtime_ns
     time.sleep(21)  # past the heartbeat grace period: trial 1 is now known to be dead
-    second = study_cli(tmp_path, "target.trials=6", "target.max_trials=4", run="run2")
+    second = study_cli(tmp_path, "target.trials=4", "target.max_trials=4", run="run2")
     _, err = second.communicate(timeout=600)
     assert second.returncode in (0, 5), err[-2000:]
     after = stored(tmp_path)

@@ -23,13 +23,10 @@ def finished(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
 
 
-def constraints(trial: FrozenTrial) -> list[float]:
-    """Optuna's ``constraints_func``: the per-target excesses a trial stored (<= 0 = met)."""
-    return trial.user_attrs.get("constraints", [1.0])
-
-
 def _meets(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and all(c <= 0 for c in constraints(trial))
+    """Complete, and over none of its goals (the constraints the trial set: excess <= 0 = met)."""
+    return trial.state == TrialState.COMPLETE and bool(trial.constraints) and all(
+        c <= 0 for c in trial.constraints.values())
 
 
 def chosen_trial(trials: list[FrozenTrial], target: TargetConfig) -> FrozenTrial | None:
@@ -46,7 +43,7 @@ def chosen_trial(trials: list[FrozenTrial], target: TargetConfig) -> FrozenTrial
 def best_missing(trials: list[FrozenTrial]) -> FrozenTrial | None:
     """When nothing met the target: the trial closest to it (smallest worst excess)."""
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    return min(complete, key=lambda t: (max(constraints(t)), t.number)) if complete else None
+    return min(complete, key=lambda t: (max(t.constraints.values(), default=0.0), t.number)) if complete else None
 
 
 def _row(t: FrozenTrial) -> dict:

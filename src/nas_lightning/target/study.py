@@ -1,10 +1,10 @@
 """The study: Optuna proposes (preset, mode.weight), each trial is one ordinary run of the stages in its own
 directory, judged on validation accuracy (up) and its mode's cost (deployed params or MACs, down).
 
-Optuna does the optimising, the storage and the bookkeeping: a multi-objective TPE sampler with the targets
-as constraints, an RDB storage (SQLite by default) so a killed study continues where it stopped and several
+Optuna does the optimising, the storage and the bookkeeping: a multi-objective TPE sampler with the goals
+as trial constraints, an RDB storage (SQLite by default) so a killed study continues where it stopped and several
 workers share one study, heartbeats so a trial killed mid-run is marked failed and retried once
-(``RetryFailedTrialCallback``), and ``MaxTrialsCallback`` for the cap. What is ours: how a trial runs (a
+(``RetryHeartbeatStaleTrialCallback``), and ``MaxTrialsCallback`` for the cap. What is ours: how a trial runs (a
 subprocess of the CLI, so a crash or a device misfit fails that trial only) and when the answer is settled.
 """
 
@@ -18,20 +18,23 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import optuna
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from ..errors import UserInputError, first_line
 from .config import TargetConfig
-from .outcome import chosen_trial, constraints, finished
+from .outcome import chosen_trial, finished
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S, GRACE_S = 5, 20  # a RUNNING trial silent for GRACE_S is a killed one: failed, then retried
+OPEN_ATTEMPTS = 3
 STARTUP_TRIALS = 4  # random proposals before TPE models the results
 PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)"}
 
@@ -61,18 +64,26 @@ def study_name(shared: list[str], target: TargetConfig) -> str:
 
 
 def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.Study:
-    """Create or load the study. One worker on its own storage samples from ``seed`` (reproducible); a
-    worker on a storage given explicitly may share it with other processes, so its sampler also mixes in
-    the process id (identical seeds would propose identical trials)."""
+    """Create or load the study. Its sampler is seeded from ``seed`` and the number of trials already
+    stored, so a fresh study is reproducible and a continued one does not propose its first trials again.
+    A worker on a storage given explicitly may share it with other processes at once, so its seed also
+    mixes in the process id (identical seeds would propose identical trials)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    try:
-        storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                             heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1))
-    except Exception as err:  # a bad URL, a missing database driver, an unreachable server
-        raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
-    sampler = optuna.samplers.TPESampler(seed=(seed + os.getpid()) % 2**32 if shared_storage else seed,
-                                         constraints_func=constraints, n_startup_trials=STARTUP_TRIALS)
+    for attempt in range(OPEN_ATTEMPTS):  # workers starting together race to create a new database's tables
+        try:
+            storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            stored = len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)) if name in {
+                known.study_name for known in storage.get_all_studies()} else 0
+            break
+        except Exception as err:  # a bad URL, a missing database driver, an unreachable server
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
+            time.sleep(1 + attempt)
+    entropy = [seed, stored, os.getpid()] if shared_storage else [seed, stored]  # mixed, not summed: no collisions
+    sampler_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=STARTUP_TRIALS)
     return optuna.create_study(study_name=name, storage=storage, sampler=sampler, load_if_exists=True,
                                directions=["maximize", "minimize"])
 
@@ -112,21 +123,22 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
                "flash_kb": round(report["memory"]["flash_kb"], 2)}
     for key, value in figures.items():
         trial.set_user_attr(key, value)
-    trial.set_user_attr("constraints", _violations(cfg.target, figures))
+    for goal, excess in _excess(cfg.target, figures).items():
+        trial.set_constraint(goal, excess)  # the sampler and the choice read them
     log.info("  trial %d: val acc %.1f%%, %s params, %s MACs, flash %.1f KB", trial.number, 100 * val_acc,
              f"{figures['params']:,}", f"{figures['macs']:,}", figures["flash_kb"])
     return val_acc, report["model"][cost_key]
 
 
-def _violations(target: TargetConfig, figures: dict) -> list[float]:
-    """Optuna's constraint convention: one value per target set, <= 0 when it is met."""
-    excess = []
+def _excess(target: TargetConfig, figures: dict) -> dict[str, float]:
+    """Optuna's constraint convention: per goal set, how far the trial is over it (<= 0: met)."""
+    excess = {}
     if target.accuracy is not None:
-        excess.append(target.accuracy - figures["val_acc"])
+        excess["accuracy"] = target.accuracy - figures["val_acc"]
     if target.flash_kb is not None:
-        excess.append(figures["flash_kb"] - target.flash_kb)
+        excess["flash_kb"] = figures["flash_kb"] - target.flash_kb
     if target.macs is not None:
-        excess.append(float(figures["macs"] - target.macs))
+        excess["macs"] = float(figures["macs"] - target.macs)
     return excess
 
 

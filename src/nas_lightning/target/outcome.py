@@ -81,7 +81,7 @@ def write_outcome(trials: list[FrozenTrial], target: TargetConfig, out_dir: Path
     chosen = chosen_trial(trials, target)
     outcome = {"met": chosen is not None, "trials": len(rows),
                "complete": sum(r["state"] == "complete" for r in rows), "failed": sum(r["state"] == "fail" for r in rows)}
-    scored = [dict(r, label=f"{r['preset']}/w{r['weight']}") for r in rows if r["state"] == "complete"]
+    scored = [dict(r, label=f"#{r['trial']}") for r in rows if r["state"] == "complete"]  # trials.md has the rest
     if scored:
         mark_pareto(scored, "val_acc")
         ringed = next((r for r in scored if chosen and r["trial"] == chosen.number), None)

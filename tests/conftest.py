@@ -15,6 +15,22 @@ from nas_lightning.config import CONF_DIR, register, validate
 
 register()
 TINY = ["preset=s", "preset.init_channels=4", "search.epochs=1", "train.epochs=20", "data.samples_per_class=40"]  # learns past chance (else exit 4)
+# a short in-process search; the fast alpha learning rate makes it decide (and collapse) quickly
+QUICK_SEARCH = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05"]
+
+
+def perturb_batch_norms(net):
+    """BN statistics and affine terms far from identity, so a folding or export mistake shows."""
+    import torch
+
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            if m.affine:
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+    return net
 
 
 def compose_run_config(overrides: list[str]):

@@ -7,8 +7,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from torch import nn
+from omegaconf import OmegaConf
 
+from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.export.graph_stats import conv_gemm_macs, run_onnx, stored_parameters
 from nas_lightning.export.onnx_graph import export_float, to_onnx_layout
 from nas_lightning.export.quantize import quantize_int8
@@ -16,7 +17,7 @@ from nas_lightning.search_space.cost import fixed_net_cost
 from nas_lightning.search_space.layout import MacroSpec
 from nas_lightning.search_space.network import FixedNet
 
-from conftest import read_report
+from conftest import compose_run_config, perturb_batch_norms, read_report
 from test_cost import random_genotype
 
 
@@ -25,12 +26,7 @@ def trained_like_net():
     torch.manual_seed(0)
     spec = MacroSpec(4, 4, 2, 3, 3)
     net = FixedNet(random_genotype(4, 3, random.Random(3)), spec, in_channels=2, length=50, num_classes=4)
-    for m in net.modules():  # BN statistics far from identity, so folding mistakes show
-        if isinstance(m, nn.BatchNorm1d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
+    perturb_batch_norms(net)
     return net.eval(), spec
 
 
@@ -94,7 +90,12 @@ def test_cli_run_artifacts(tiny_run):
     single = np.zeros((1, c, length, 1), dtype=np.float32)
     assert run_onnx(tiny_run / "model_int8.onnx", single).shape == (1, len(report["data"]["classes"]))
     assert report["export"]["float_onnx_max_abs_diff"] <= 1e-4
-    for key in ("test_acc_onnx_float", "test_acc_onnx_int8"):
-        assert 0.0 <= report["export"][key] <= 1.0
-    assert report["seed"] == 0 and report["config"]["mode"]["name"] == "Compute"
+    # the reported ONNX accuracies, recomputed here on the run's own test split (same overrides, same seed)
+    cfg = compose_run_config(list(OmegaConf.load(tiny_run / ".hydra" / "overrides.yaml")))
+    x_test, y_test = TimeSeriesDataModule(cfg.data, cfg.seed).tensors["test"]
+    for key, name in (("test_acc_onnx_float", "model.onnx"), ("test_acc_onnx_int8", "model_int8.onnx")):
+        predicted = run_onnx(tiny_run / name, to_onnx_layout(x_test)).argmax(1)
+        assert report["export"][key] == pytest.approx(float((predicted == y_test.numpy()).mean()), abs=1e-9), key
+    assert report["export"]["int8_drop"] == pytest.approx(report["export"]["test_acc_onnx_float"] - report["export"]["test_acc_onnx_int8"])
+    assert report["seed"] == cfg.seed and report["config"]["mode"]["name"] == "Compute"
     assert set(report["seconds"]) >= {"search", "train_and_export", "total"}

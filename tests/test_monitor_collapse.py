@@ -14,14 +14,12 @@ from nas_lightning.pipeline import search_stage
 from nas_lightning.search_space.layout import MacroSpec
 from nas_lightning.search_space.supernet import SuperNet
 
-from conftest import compose_run_config
+from conftest import QUICK_SEARCH, compose_run_config
 
-# a fast alpha learning rate makes a short search decide (and collapse) quickly
-FAST = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05"]
 
 
 def _search(tmp_path, overrides):
-    cfg = compose_run_config([*FAST, *overrides])
+    cfg = compose_run_config([*QUICK_SEARCH, *overrides])
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     genotype, _ = search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), tmp_path)
     acc = EventAccumulator(str(tmp_path / "tb" / "search"))

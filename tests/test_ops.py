@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import perturb_batch_norms
 from nas_lightning.search_space.network import to_2d_state_dict
 from nas_lightning.search_space.ops import PRIMITIVES, build_op, out_length
 
@@ -35,10 +36,7 @@ def test_none_is_never_built():
 def test_two_d_twin_computes_the_same(name, stride):
     torch.manual_seed(1)
     one, two = build_op(name, 4, stride, dims=1).eval(), build_op(name, 4, stride, dims=2).eval()
-    for m in one.modules():  # non-trivial BN statistics so folding errors would show
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
+    perturb_batch_norms(one)
     two.load_state_dict(to_2d_state_dict(one.state_dict()))
     x = torch.randn(2, 4, 33)
     torch.testing.assert_close(two(x.unsqueeze(-1)).squeeze(-1), one(x))

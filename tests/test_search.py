@@ -12,13 +12,12 @@ from nas_lightning.search_space.cost import fixed_net_cost
 from nas_lightning.search_space.layout import MacroSpec
 from nas_lightning.search_space.supernet import SuperNet
 
-from conftest import compose_run_config
+from conftest import QUICK_SEARCH, compose_run_config
 
-SMALL = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05"]
 
 
 def _search(tmp_path, overrides):
-    cfg = compose_run_config([*SMALL, *overrides])
+    cfg = compose_run_config([*QUICK_SEARCH, *overrides])
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     spec = MacroSpec.from_config(cfg.preset.__dict__)
     genotype, info = search_stage(cfg, dm, spec, tmp_path)

@@ -102,15 +102,18 @@ def stored(tmp_path, storage=None):
     return optuna.load_study(study_name=summary.study_name, storage=url).trials
 
 
-def test_a_one_trial_study_runs_end_to_end(tmp_path):
-    done = study_cli(tmp_path, "target.trials=1", "target.max_trials=1")
+def test_a_two_worker_study_runs_end_to_end(tmp_path):
+    done = study_cli(tmp_path, "target.trials=1", "target.max_trials=2", "target.workers=2")
     out, err = done.communicate(timeout=300)
     assert done.returncode in (0, 5), err[-2000:]
-    (trial,) = stored(tmp_path)
-    assert trial.state == TrialState.COMPLETE and 0 <= trial.values[0] <= 1 and trial.values[1] > 0
+    trials = stored(tmp_path)
+    assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert trials[0].params != trials[1].params  # the two threads share one sampler
     outcome = json.loads((tmp_path / "run" / "outcome.json").read_text())
-    assert outcome["trials"] == 1 and outcome["met"] == (trial.values[0] >= 0.5) and "test_acc" in outcome
-    assert (tmp_path / "run" / "summary.txt").read_text().count("trial 0, preset s") == 1
+    best = max(t.values[0] for t in trials)
+    assert outcome["trials"] == 2 and outcome["met"] == (best >= 0.5) and "test_acc" in outcome
+    assert (tmp_path / "run" / "chosen" / "genotype.json").is_file() == outcome["met"]
+    assert f"trial {outcome['trial']['trial']}, preset s" in (tmp_path / "run" / "summary.txt").read_text()
 
 
 @pytest.mark.slow

@@ -151,8 +151,9 @@ def settled(study: optuna.Study, target: TargetConfig) -> bool:
 
 def run_study(cfg, shared: list[str], study_dir: Path, storage: str) -> optuna.Study:
     """Run trials until settled or capped (both judged on the stored trials, so a resumed study or a second
-    worker stops by the same rule)."""
-    study = open_study(storage, study_dir.name, cfg.seed, shared_storage=cfg.target.storage is not None)
+    worker stops by the same rule). The study's name in the storage comes from the command, like its
+    default directory, so workers on other machines find it whatever their ``target.dir``."""
+    study = open_study(storage, study_name(shared, cfg.target), cfg.seed, shared_storage=cfg.target.storage is not None)
     cores = len(os.sched_getaffinity(0))
     threads = cfg.threads or max(1, cores // cfg.target.workers)
     cap = MaxTrialsCallback(cfg.target.max_trials, states=(TrialState.COMPLETE, TrialState.FAIL))

@@ -63,4 +63,4 @@ sweep-report: $(INSTALLED)
 	$(BIN)/python -m nas_lightning.report $(SWEEP)
 
 clean:
-	rm -rf outputs multirun .pytest_cache
+	rm -rf outputs multirun studies .pytest_cache

@@ -53,4 +53,6 @@ def test_joblib_multirun_sweep_and_its_report(tmp_path):
     with (sweep / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["label"] for r in rows) == ["s/Compute", "s/Memory"]
+    # two jobs at once on this machine's cores: each job's default thread count is its share
+    assert {json.loads(p.read_text())["threads"] for p in sweep.glob("*/report.json")} == {max(1, len(os.sched_getaffinity(0)) // 2)}
     assert (sweep / "pareto.png").stat().st_size > 10_000 and "| s/Memory |" in (sweep / "summary.md").read_text()

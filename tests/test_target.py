@@ -102,16 +102,17 @@ def stored(tmp_path, storage=None):
     return optuna.load_study(study_name=summary.study_name, storage=url).trials
 
 
+@pytest.mark.slow
 def test_a_two_worker_study_runs_end_to_end(tmp_path):
     done = study_cli(tmp_path, "target.trials=1", "target.max_trials=2", "target.workers=2")
     out, err = done.communicate(timeout=300)
     assert done.returncode in (0, 5), err[-2000:]
-    trials = stored(tmp_path)
-    assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
-    assert trials[0].params != trials[1].params  # the two threads share one sampler
+    trials = stored(tmp_path)  # the cap stops new trials; one still running when it is reached finishes
+    assert len(trials) in (2, 3) and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.params["weight"] for t in trials}) == len(trials)  # the two threads share one sampler
     outcome = json.loads((tmp_path / "run" / "outcome.json").read_text())
     best = max(t.values[0] for t in trials)
-    assert outcome["trials"] == 2 and outcome["met"] == (best >= 0.5) and "test_acc" in outcome
+    assert outcome["trials"] == len(trials) and outcome["met"] == (best >= 0.5) and "test_acc" in outcome
     assert (tmp_path / "run" / "chosen" / "genotype.json").is_file() == outcome["met"]
     assert f"trial {outcome['trial']['trial']}, preset s" in (tmp_path / "run" / "summary.txt").read_text()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -165,10 +166,19 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
+def default_threads() -> int:
+    """The cores this process may use (not the machine's: on a shared or pinned machine more threads than
+    cores make every step wait), shared among the jobs a parallel launcher runs at once (joblib's n_jobs;
+    two 2-thread jobs on 2 cores ran a test sweep ten times slower than two 1-thread jobs)."""
+    cores = len(os.sched_getaffinity(0))
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    jobs = int(hydra.launcher.get("n_jobs", 1) or 1) if hydra is not None and hydra.mode == RunMode.MULTIRUN else 1
+    return max(1, cores // (cores if jobs < 0 else jobs))  # joblib: -1 = one job per core
+
+
 def set_threads(threads: int | None) -> int:
-    """Torch's thread pools sized to ``threads`` (default: the cores this process may use, not the machine's:
-    on a shared or pinned machine more threads than cores make every step wait)."""
-    threads = threads or len(os.sched_getaffinity(0))
+    """Torch's thread pools sized to ``threads`` (default: ``default_threads()``)."""
+    threads = threads or default_threads()
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)

@@ -78,7 +78,7 @@ def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.S
                 known.study_name for known in storage.get_all_studies()} else 0
             break
         except Exception as err:  # a bad URL, a missing database driver, an unreachable server
-            if attempt == OPEN_ATTEMPTS - 1:
+            if isinstance(err, ImportError) or attempt == OPEN_ATTEMPTS - 1:  # a missing driver stays missing
                 raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
             time.sleep(1 + attempt)
     entropy = [seed, stored, os.getpid()] if shared_storage else [seed, stored]  # mixed, not summed: no collisions

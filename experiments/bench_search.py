@@ -8,7 +8,8 @@ alpha-half batch (2 x batch per step), warm-up steps excluded.
 
     python experiments/bench_search.py --presets s m l [--unrolled] [--batch 64] [--length 1460] [--out FILE]
 
-``--out`` writes the table as markdown under its provenance line (``make bench`` writes docs/figures/bench.md).
+``--profile m`` instead prints where preset m's steps spend their time (torch ops by total CPU time, through
+Lightning's PyTorchProfiler; timings under the profiler are not the benchmark's). ``--out`` writes the table as markdown under its provenance line (``make bench`` writes docs/figures/bench.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from figures import write_figure
 
 
-def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrolled: bool) -> dict:
+def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrolled: bool,
+            profile: bool = False) -> dict:
     import lightning as L
     import torch
     from hydra import compose, initialize_config_dir
@@ -53,7 +55,12 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
                 self.start = time.perf_counter()
 
     clock = Clock()
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+    profiler = None
+    if profile:  # Lightning's torch-profiler wrapper; its op table (total CPU time) is printed at the end
+        from lightning.pytorch.profilers import PyTorchProfiler
+
+        profiler = PyTorchProfiler(sort_by_key="cpu_time_total", row_limit=25, export_to_chrome=False)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, profiler=profiler,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[clock], limit_val_batches=0)
     trainer.fit(module, train_dataloaders=loader)
     seconds = time.perf_counter() - clock.start
@@ -76,8 +83,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--unrolled", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the table as markdown here")
+    parser.add_argument("--profile", metavar="PRESET", help="profile one preset's steps: torch ops by total CPU time")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        measure(args.profile, args.batch, args.length, args.steps, args.warmup, args.unrolled, profile=True)
+        return
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.length, args.steps, args.warmup, args.unrolled)))
         return

@@ -32,6 +32,8 @@ def main() -> None:
     if done.returncode not in (0, 5):
         raise SystemExit(f"{run_dir}: the study failed with exit code {done.returncode}")
     summary = [ln for ln in (run_dir / "summary.txt").read_text().splitlines() if not ln.strip().startswith("files:")]
+    if not (run_dir / "pareto.png").is_file():
+        raise SystemExit(f"{run_dir}: no trial completed (see trials.md there)")
     shutil.copyfile(run_dir / "pareto.png", FIGURES / "target_pareto.png")
     command = shlex.join(["python", "-m", "nas_lightning", *overrides])
     body = (f"`{command}` printed (exit code {done.returncode}), {wall:.0f} s wall on this machine:\n\n```\n"

@@ -73,6 +73,21 @@ def test_the_outcome_reads_the_test_split_of_the_chosen_run_only(tmp_path):
     assert (out / "trials.md").read_text().count("\n") == 4  # header, rule, two trials
 
 
+def test_when_no_trial_meets_the_target_the_closest_is_reported_and_nothing_is_chosen(tmp_path):
+    target = TargetConfig(accuracy=0.9)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    closest = tmp_path / "trials" / "001"
+    closest.mkdir(parents=True)
+    (closest / "report.json").write_text(json.dumps({"train": {"test_acc": 0.75}, "export": {}}))
+    add(study, 2000, 0.50, target, run_dir=tmp_path / "trials" / "000")
+    add(study, 9000, 0.85, target, run_dir=closest)
+    out = tmp_path / "out"
+    out.mkdir()
+    outcome = write_outcome(study.trials, target, out)
+    assert not outcome["met"] and outcome["trial"]["trial"] == 1 and outcome["test_acc"] == 0.75
+    assert not (out / "chosen").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["target.accuracy=1.5"], "target.accuracy=1.5: must be in (0, 1]"),
     (["target.flash_kb=600"], "target.flash_kb=600.0: over device=F28P55's 512 KB flash"),
@@ -88,6 +103,15 @@ def test_impossible_targets_are_refused_in_one_line(tmp_path, args, message):
                            f"target.dir={study_dir}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not run_dir.exists() and not study_dir.exists()
+
+
+def test_a_command_every_trial_would_refuse_ends_the_study_in_one_line(tmp_path):
+    (tmp_path / "empty" / "classes").mkdir(parents=True)  # found only when a trial loads the data
+    done = subprocess.run([sys.executable, "-m", "nas_lightning", "data=folder", f"data.path={tmp_path / 'empty'}",
+                           "target.accuracy=0.9", f"target.dir={tmp_path / 'study'}", f"hydra.run.dir={tmp_path / 'run'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "need at least 2" in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "study").exists()
 
 
 def study_cli(tmp_path, *extra, run="run", **popen):
@@ -109,7 +133,8 @@ def test_a_two_worker_study_runs_end_to_end(tmp_path):
     assert done.returncode in (0, 5), err[-2000:]
     trials = stored(tmp_path)  # the cap stops new trials; one still running when it is reached finishes
     assert len(trials) in (2, 3) and all(t.state == TrialState.COMPLETE for t in trials)
-    assert len({t.params["weight"] for t in trials}) == len(trials)  # the two threads share one sampler
+    dirs = {t.user_attrs["run_dir"] for t in trials}  # one directory, one complete run, per trial
+    assert len(dirs) == len(trials) and all(os.path.isfile(os.path.join(d, "report.json")) for d in dirs)
     outcome = json.loads((tmp_path / "run" / "outcome.json").read_text())
     best = max(t.values[0] for t in trials)
     assert outcome["trials"] == len(trials) and outcome["met"] == (best >= 0.5) and "test_acc" in outcome

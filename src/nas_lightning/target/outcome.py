@@ -48,13 +48,14 @@ def best_missing(trials: list[FrozenTrial]) -> FrozenTrial | None:
 
 def _row(t: FrozenTrial) -> dict:
     a = t.user_attrs
-    note = a.get("failure", "") if t.state == TrialState.FAIL else ""
-    if "failed_trial" in t.system_attrs:
-        note = f"retry of trial {t.system_attrs['failed_trial']}"
+    note = a.get("failure", "killed mid-run") if t.state == TrialState.FAIL else ""
+    retry_of = t.system_attrs.get("failed_trial", a.get("retry_of"))
+    if retry_of is not None:
+        note = f"retry of trial {retry_of}" + (f": {note}" if note else "")
     return {"trial": t.number, "state": t.state.name.lower(), "preset": t.params.get("preset"),
             "weight": round(t.params["weight"], 3) if "weight" in t.params else None, "val_acc": a.get("val_acc"),
             "params": a.get("params"), "macs": a.get("macs"), "flash_kb": a.get("flash_kb"),
-            "meets_target": _meets(t), "note": note or ("killed mid-run" if t.state == TrialState.FAIL else "")}
+            "meets_target": _meets(t), "note": note}
 
 
 def _markdown(rows: list[dict]) -> str:
@@ -90,11 +91,15 @@ def write_outcome(trials: list[FrozenTrial], target: TargetConfig, out_dir: Path
     if pick is not None:
         outcome["trial"] = _row(pick)
         run_dir = Path(pick.user_attrs["run_dir"])
-        report = json.loads((run_dir / "report.json").read_text())  # test accuracy: read here, once
-        outcome["test_acc"] = report["train"]["test_acc"]
-        outcome["test_acc_int8"] = report.get("export", {}).get("test_acc_onnx_int8")
-        outcome["run_dir"] = str(run_dir)
-        if chosen is not None:
+        outcome["run_dir"], outcome["host"] = str(run_dir), pick.user_attrs.get("host")
+        outcome["test_acc"] = outcome["test_acc_int8"] = None
+        if not (run_dir / "report.json").is_file():  # run by a worker on another machine: its files are there
+            log.warning("trial %d ran on %s: its files are in %s there", pick.number, outcome["host"], run_dir)
+        else:
+            report = json.loads((run_dir / "report.json").read_text())  # test accuracy: read here, once
+            outcome["test_acc"] = report["train"]["test_acc"]
+            outcome["test_acc_int8"] = report.get("export", {}).get("test_acc_onnx_int8")
+        if chosen is not None and outcome["test_acc"] is not None:
             (out_dir / "chosen").mkdir()
             for name in CHOSEN_FILES:
                 if (run_dir / name).is_file():

@@ -59,11 +59,14 @@ def run_target(cfg, run_dir: Path) -> dict:
         what = "chosen" if outcome["met"] else "NO trial met the target; closest"
         lines.append(f"  {what}: trial {r['trial']}, preset {r['preset']}, mode.weight {r['weight']}: {r['params']:,} "
                      f"params, {r['macs']:,} MACs, flash {r['flash_kb']} KB, val acc {100 * r['val_acc']:.1f}%")
-        int8 = "" if outcome["test_acc_int8"] is None else f", int8 {100 * outcome['test_acc_int8']:.1f}%"
-        lines.append(f"  test acc {100 * outcome['test_acc']:.1f}%{int8} (the test split, read once, for this model)")
+        if outcome["test_acc"] is None:
+            lines.append(f"  its run is on {outcome['host']}: {outcome['run_dir']} (test accuracy in its report.json)")
+        else:
+            int8 = "" if outcome["test_acc_int8"] is None else f", int8 {100 * outcome['test_acc_int8']:.1f}%"
+            lines.append(f"  test acc {100 * outcome['test_acc']:.1f}%{int8} (the test split, read once, for this model)")
     else:
         lines.append("  NO trial completed: see trials.md for each failure's reason")
-    chosen = "chosen/ (the model's files), " if outcome["met"] else ""
+    chosen = "chosen/ (the model's files), " if (run_dir / "chosen").is_dir() else ""
     lines.append(f"  files: {run_dir}: {chosen}trials.md, trials.csv, pareto.png, outcome.json")
     (run_dir / "summary.txt").write_text("\n".join(lines) + "\n")
     log.info("\n".join(lines))

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,7 +69,7 @@ def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.S
     stored, so a fresh study is reproducible and a continued one does not propose its first trials again.
     A worker on a storage given explicitly may share it with other processes at once, so its seed also
     mixes in the process id (identical seeds would propose identical trials)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by our own lines (and trials.md)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for attempt in range(OPEN_ATTEMPTS):  # workers starting together race to create a new database's tables
         try:
@@ -88,7 +89,7 @@ def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.S
                                directions=["maximize", "minimize"])
 
 
-_LIBC = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None  # loaded before any fork
+_LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None  # the C library, loaded before any fork
 
 
 def _die_with_parent() -> None:
@@ -102,22 +103,26 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
     """One run of the stages; returns (validation accuracy, cost). Test accuracy is never read here."""
     preset = trial.suggest_categorical("preset", cfg.target.presets)
     weight = trial.suggest_float("weight", *cfg.target.weight)
-    run_dir = study_dir / "trials" / f"{trial.number:03d}"
-    trial.set_user_attr("run_dir", str(run_dir))
+    run_dir = (study_dir / "trials" / f"{trial.number:03d}").resolve()
+    trial.set_user_attr("run_dir", str(run_dir))  # absolute: the outcome reads it, maybe from another directory
+    trial.set_user_attr("host", socket.gethostname())
     command = [sys.executable, "-m", "nas_lightning", *shared, f"preset={preset}", f"mode.weight={weight:.6g}",
                "train.fit_on=train", f"threads={threads}", f"hydra.run.dir={run_dir}"]
     log.info("  trial %d: preset=%s mode.weight=%.3g ...", trial.number, preset, weight)
     done = subprocess.run(command, capture_output=True, text=True, preexec_fn=_die_with_parent)
+    reason = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), f"exit {done.returncode}")
+    if done.returncode in (130, -signal.SIGINT):  # Ctrl-C reached the trial too: its proposal runs again next time
+        trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        _fail(trial, "interrupted")
+    if done.returncode == 2 and not reason.startswith("error: preset"):
+        raise UserInputError(reason.removeprefix("error: "))  # the shared command line: every trial would be refused
     report_file = run_dir / "report.json"
     if done.returncode not in (0, 3, 4) or not report_file.is_file():
-        reason = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), f"exit {done.returncode}")
-        trial.set_user_attr("failure", reason)
-        raise TrialFailed(reason)
+        _fail(trial, reason)  # including a preset the device cannot hold: a bad region, not a bad command
     report = json.loads(report_file.read_text())
     if not report["device"]["ok"]:
-        reason = next(ln.strip() for ln in (run_dir / "summary.txt").read_text().splitlines() if "does NOT fit" in ln)
-        trial.set_user_attr("failure", reason)
-        raise TrialFailed(reason)
+        lines = (run_dir / "summary.txt").read_text().splitlines()
+        _fail(trial, next((ln.strip() for ln in lines if "does NOT fit" in ln), f"does NOT fit {cfg.device.name}"))
     val_acc, cost_key = report["train"]["val_acc"], "params_deployed" if cfg.mode.name == "Memory" else "macs"
     figures = {"val_acc": val_acc, "params": report["model"]["params_deployed"], "macs": report["model"]["macs"],
                "flash_kb": round(report["memory"]["flash_kb"], 2)}
@@ -130,15 +135,21 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
     return val_acc, report["model"][cost_key]
 
 
+def _fail(trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr("failure", reason)
+    raise TrialFailed(reason)
+
+
 def _excess(target: TargetConfig, figures: dict) -> dict[str, float]:
-    """Optuna's constraint convention: per goal set, how far the trial is over it (<= 0: met)."""
+    """Optuna's constraint convention, per goal set: how far the trial is over it (<= 0: met), as a share of
+    the goal, so that missing 1 % of the accuracy and 1 % of a MAC budget weigh the same."""
     excess = {}
     if target.accuracy is not None:
-        excess["accuracy"] = target.accuracy - figures["val_acc"]
+        excess["accuracy"] = (target.accuracy - figures["val_acc"]) / target.accuracy
     if target.flash_kb is not None:
-        excess["flash_kb"] = figures["flash_kb"] - target.flash_kb
+        excess["flash_kb"] = (figures["flash_kb"] - target.flash_kb) / target.flash_kb
     if target.macs is not None:
-        excess["macs"] = float(figures["macs"] - target.macs)
+        excess["macs"] = (figures["macs"] - target.macs) / target.macs
     return excess
 
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep figures-target readme clean
+.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep figures-target readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-full: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python experiments/bench_search.py --presets s m l --out docs/figures/bench.md
+
+# TI's NAS beside ours (TI=<a tinyml-tensorlab checkout>)
+bench-ti: $(INSTALLED)
+	$(BIN)/python experiments/bench_search.py --against-ti $(TI) --presets m l xl --out docs/figures/against_ti.md
 
 # README figures: each command writes docs/figures/<name>.md (its first line names the command), then
 # `make readme` copies them into README.md's marked blocks. Run them one at a time, on a quiet machine.

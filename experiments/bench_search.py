@@ -8,6 +8,7 @@ alpha-half batch (2 x batch per step), warm-up steps excluded.
 
     python experiments/bench_search.py --presets s m l [--unrolled] [--batch 64] [--length 1460] [--out FILE]
 
+``--against-ti PATH`` (a tinyml-tensorlab checkout) times TI's own search call beside ours per preset.
 ``--profile m`` instead prints where preset m's steps spend their time (torch ops by total CPU time, through
 Lightning's PyTorchProfiler; timings under the profiler are not the benchmark's). ``--out`` writes the table as markdown under its provenance line (``make bench`` writes docs/figures/bench.md).
 """
@@ -74,6 +75,76 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
     }
 
 
+TI_NAS = Path("tinyml-modeloptimization/torchmodelopt/tinyml_torchmodelopt/nas")  # inside a tinyml-tensorlab checkout
+
+
+def measure_ti(checkout: str, preset: str, batch: int, length: int, epochs: int, samples: int) -> dict:
+    """TI's own search call (``search_and_get_model``) on random data of the same shape and preset: ``samples``
+    training and ``samples`` validation series per epoch, first order, Memory mode; the whole call timed, as
+    a user meets it. Its package is imported alone (``nas/`` as a package of its own), nothing of ours runs."""
+    import importlib
+    import types
+    from argparse import Namespace
+
+    import torch
+    from hydra import compose, initialize_config_dir
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from nas_lightning.config import CONF_DIR, register, validate
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        p = validate(compose("config", [f"preset={preset}"])).preset
+    package = types.ModuleType("ti_nas")
+    package.__path__ = [str(Path(checkout) / TI_NAS)]
+    sys.modules["ti_nas"] = package
+    search = importlib.import_module("ti_nas.train_cnn_search")
+    torch.manual_seed(0)
+    loader = lambda: DataLoader(TensorDataset(*(2 * [torch.randn(samples, 1, length, 1)]),  # noqa: E731
+                                              torch.randint(0, 4, (samples,))), batch_size=batch)
+    args = Namespace(gpu=0, in_channels=1, num_classes=4, nas_init_channels=p.init_channels, nas_layers=p.layers,
+                     nas_nodes_per_layer=p.nodes_per_layer, nas_multiplier=p.fanout_concat,
+                     nas_stem_multiplier=p.init_channel_multiplier, nas_budget=epochs, nas_optimization_mode="Memory",
+                     lr=0.025, momentum=0.9, weight_decay=3e-4, arch_learning_rate=3e-4, arch_weight_decay=1e-3,
+                     grad_clip=5.0, unrolled=False, train_loader=loader(), valid_loader=loader())
+    start = time.perf_counter()
+    search.search_and_get_model(args)
+    seconds = time.perf_counter() - start
+    return {"preset": preset, "seconds": round(seconds, 2), "samples_per_s": round(2 * samples * epochs / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def one_process(*args: str) -> dict:
+    """Run this script with ``args`` in a fresh process (so peak RSS is that measurement's own)."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def against_ti(args) -> None:
+    """Both sides, per preset, the same data shape and sample count: TI's whole search call against ours
+    (the real module in a real Trainer, every step timed: ``steps`` = TI's batches, no untimed warm-up)."""
+    steps = args.epochs * -(-args.ti_samples // args.batch)
+    batch = min(args.batch, args.ti_samples)  # TI's loader gives this many per batch: ours takes the same
+    rows = ["| preset | TI samples/s | ours samples/s | ratio | TI peak RSS MB | ours peak RSS MB | ratio |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for preset in args.presets:
+        common = ["--batch", str(args.batch), "--length", str(args.length)]
+        ti = one_process("--ti-one", preset, "--against-ti", args.against_ti, "--epochs", str(args.epochs),
+                         "--ti-samples", str(args.ti_samples), *common)
+        ours = one_process("--one", preset, "--steps", str(steps), "--warmup", "0", "--batch", str(batch),
+                           "--length", str(args.length))
+        ours_rate = ours["samples_per_s"]
+        rows.append(f"| {preset} | {ti['samples_per_s']} | {ours_rate:.1f} | {ours_rate / ti['samples_per_s']:.2f}x | "
+                    f"{ti['peak_rss_mb']:,.0f} | {ours['peak_rss_mb']:,.0f} | "
+                    f"{ours['peak_rss_mb'] / ti['peak_rss_mb']:.2f}x |")
+        print(rows[-1], flush=True)
+    text = (f"TI's NAS (`search_and_get_model`, {args.ti_samples} + {args.ti_samples} series per epoch, {args.epochs} "
+            f"epochs) against nas-lightning's search step, batches of {batch}, length {args.length:,}, first order:\n\n"
+            + "\n".join(rows))
+    if args.out:
+        write_figure(args.out, text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["s", "m", "l"])
@@ -84,8 +155,18 @@ def main() -> None:
     parser.add_argument("--unrolled", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the table as markdown here")
     parser.add_argument("--profile", metavar="PRESET", help="profile one preset's steps: torch ops by total CPU time")
+    parser.add_argument("--against-ti", metavar="PATH", help="a tinyml-tensorlab checkout: time TI's NAS beside ours")
+    parser.add_argument("--epochs", type=int, default=3, help="--against-ti: TI search epochs")
+    parser.add_argument("--ti-samples", type=int, default=50, help="--against-ti: training (and validation) series")
+    parser.add_argument("--ti-one", help=argparse.SUPPRESS)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ti_one:
+        print(json.dumps(measure_ti(args.against_ti, args.ti_one, args.batch, args.length, args.epochs, args.ti_samples)))
+        return
+    if args.against_ti:
+        against_ti(args)
+        return
     if args.profile:
         measure(args.profile, args.batch, args.length, args.steps, args.warmup, args.unrolled, profile=True)
         return

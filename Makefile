@@ -30,6 +30,7 @@ test-full: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python experiments/bench_search.py --presets s m l --out docs/figures/bench.md
+	$(BIN)/python experiments/bench_search.py --presets s m l --checkpoint --out docs/figures/bench_checkpoint.md
 
 # TI's NAS beside ours (TI=<a tinyml-tensorlab checkout>)
 bench-ti: $(INSTALLED)

@@ -167,6 +167,7 @@ class SearchConfig:
     alpha_weight_decay: float = 1e-3
     grad_clip: float = 5.0
     max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
+    checkpoint: bool = False  # recompute each cell in backward: lower peak memory, slower steps
     beta_decay: float = 0.0  # β-DARTS weight at the last step, ramped from ~0; 0 = off (0.5 held alphas near uniform)
 
     def __post_init__(self) -> None:

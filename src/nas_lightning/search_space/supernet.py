@@ -10,6 +10,7 @@ once, shared by all outgoing edges. The ``none`` op contributes zero and is neve
 from __future__ import annotations
 
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 from torch import nn
 
@@ -93,11 +94,12 @@ class SearchCell(nn.Module):
 
 
 class SuperNet(nn.Module):
-    """Stem → cells → global average pool → linear. Alphas are registered parameters."""
+    """Stem → cells → global average pool → linear. Alphas are registered parameters. ``checkpoint``
+    recomputes each cell in the backward pass instead of keeping its activations (less memory, more time)."""
 
-    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
+    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int, checkpoint: bool = False):
         super().__init__()
-        self.spec = spec
+        self.spec, self.checkpoint = spec, checkpoint
         self.stem = conv_bn(in_channels, stem_channels(spec), STEM_KERNEL, relu=False, affine=False)
         self.plans = plan_cells(spec, length)
         self.cells = nn.ModuleList(
@@ -124,7 +126,11 @@ class SuperNet(nn.Module):
             probs = {t: p.detach() for t, p in probs.items()}
         s = self.stem(x)
         for cell in self.cells:
-            s = cell(s, probs["reduce" if cell.reduction else "normal"])
+            p = probs["reduce" if cell.reduction else "normal"]
+            if self.checkpoint and torch.is_grad_enabled():  # keep cell inputs only; recompute the inside in backward
+                s = torch.utils.checkpoint.checkpoint(cell, s, p, use_reentrant=False)  # exact: batch-statistics BN
+            else:
+                s = cell(s, p)
         return self.classifier(s.mean(-1))
 
     def genotype(self, max_skip: int | None = None) -> Genotype:

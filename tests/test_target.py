@@ -56,34 +56,31 @@ def test_budget_only_targets_choose_the_most_accurate_model_within_them():
     assert chosen_trial(study.trials, target).number == 1
 
 
-def test_the_outcome_reads_the_test_split_of_the_chosen_run_only(tmp_path):
+def outcome_of(tmp_path, trials: list[tuple[int, float]], test_acc: float):
+    """The outcome of a study of (params, val acc) trials against val acc 0.9, where only trial 1's run
+    directory holds a report: reading any other run's test accuracy would fail."""
     target = TargetConfig(accuracy=0.9)
     study = optuna.create_study(directions=["maximize", "minimize"])
-    chosen_dir = tmp_path / "trials" / "001"
-    chosen_dir.mkdir(parents=True)
-    (chosen_dir / "report.json").write_text(json.dumps({"train": {"test_acc": 0.875}, "export": {}}))
-    (chosen_dir / "genotype.json").write_text("{}")
-    add(study, 9000, 0.95, target, run_dir=tmp_path / "trials" / "000")  # no report.json: reading it would fail
-    add(study, 5000, 0.91, target, run_dir=chosen_dir)
+    run_1 = tmp_path / "trials" / "001"
+    run_1.mkdir(parents=True)
+    (run_1 / "report.json").write_text(json.dumps({"train": {"test_acc": test_acc}, "export": {}}))
+    (run_1 / "genotype.json").write_text("{}")
+    for k, (params, acc) in enumerate(trials):
+        add(study, params, acc, target, run_dir=tmp_path / "trials" / f"{k:03d}")
     out = tmp_path / "out"
     out.mkdir()
-    outcome = write_outcome(study.trials, target, out)
+    return write_outcome(study.trials, target, out), out
+
+
+def test_the_outcome_reads_the_test_split_of_the_chosen_run_only(tmp_path):
+    outcome, out = outcome_of(tmp_path, [(9000, 0.95), (5000, 0.91)], test_acc=0.875)
     assert outcome["met"] and outcome["trial"]["trial"] == 1 and outcome["test_acc"] == 0.875
     assert (out / "chosen" / "genotype.json").is_file() and (out / "pareto.png").stat().st_size > 10_000
     assert (out / "trials.md").read_text().count("\n") == 4  # header, rule, two trials
 
 
 def test_when_no_trial_meets_the_target_the_closest_is_reported_and_nothing_is_chosen(tmp_path):
-    target = TargetConfig(accuracy=0.9)
-    study = optuna.create_study(directions=["maximize", "minimize"])
-    closest = tmp_path / "trials" / "001"
-    closest.mkdir(parents=True)
-    (closest / "report.json").write_text(json.dumps({"train": {"test_acc": 0.75}, "export": {}}))
-    add(study, 2000, 0.50, target, run_dir=tmp_path / "trials" / "000")
-    add(study, 9000, 0.85, target, run_dir=closest)
-    out = tmp_path / "out"
-    out.mkdir()
-    outcome = write_outcome(study.trials, target, out)
+    outcome, out = outcome_of(tmp_path, [(2000, 0.50), (9000, 0.85)], test_acc=0.75)
     assert not outcome["met"] and outcome["trial"]["trial"] == 1 and outcome["test_acc"] == 0.75
     assert not (out / "chosen").exists()
 

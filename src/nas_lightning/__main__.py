@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from .config import CONF_DIR, register, search_checkpoint, validate
 from .errors import Interrupted, UserInputError
 from .preflight import prepare_command_line
+from .target.config import GOALS
 from .run_dir import remove_if_fresh, run_lock
 
 
@@ -46,7 +47,7 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except Interrupted:
-        if any(cfg.target.get(key) is not None for key in ("accuracy", "flash_kb", "macs")):
+        if any(cfg.target.get(goal) is not None for goal in GOALS):  # the raw config: validation may not have run
             print("interrupted: finished trials are kept in the study; re-run the same command to continue it",
                   file=sys.stderr)
             sys.exit(130)

@@ -8,6 +8,7 @@ from typing import Optional
 from ..errors import UserInputError
 
 TARGET_PRESETS = ("s", "m", "l", "xl", "xxl")
+GOALS = ("accuracy", "flash_kb", "macs")  # any of them set makes the run a study
 
 
 @dataclass
@@ -28,7 +29,7 @@ class TargetConfig:
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.accuracy, self.flash_kb, self.macs))
+        return any(getattr(self, goal) is not None for goal in GOALS)
 
     def __post_init__(self) -> None:
         if self.accuracy is not None and not 0 < self.accuracy <= 1:

@@ -46,7 +46,7 @@ def run_target(cfg, run_dir: Path) -> dict:
              study_dir, storage, cfg.target.presets, cfg.target.weight)
     try:
         study = run_study(cfg, shared, study_dir, storage)
-    except UserInputError:  # the storage was refused: a study directory made just now goes again
+    except UserInputError:  # storage or shared command line refused: a study directory made just now goes again
         if fresh:
             shutil.rmtree(study_dir)
         raise

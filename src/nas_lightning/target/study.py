@@ -75,18 +75,17 @@ def open_study(url: str, name: str, seed: int, shared_storage: bool) -> optuna.S
         try:
             storage = RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
-            stored = len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)) if name in {
-                known.study_name for known in storage.get_all_studies()} else 0
+            study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                        directions=["maximize", "minimize"])
             break
         except Exception as err:  # a bad URL, a missing database driver, an unreachable server
             if isinstance(err, ImportError) or attempt == OPEN_ATTEMPTS - 1:  # a missing driver stays missing
                 raise UserInputError(f"target.storage={url}: cannot open it ({first_line(err)})") from None
             time.sleep(1 + attempt)
-    entropy = [seed, stored, os.getpid()] if shared_storage else [seed, stored]  # mixed, not summed: no collisions
-    sampler_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-    sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=STARTUP_TRIALS)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, load_if_exists=True,
-                               directions=["maximize", "minimize"])
+    entropy = [seed, len(study.trials)] + ([os.getpid()] if shared_storage else [])  # mixed, not summed: no collisions
+    study.sampler = optuna.samplers.TPESampler(seed=int(np.random.SeedSequence(entropy).generate_state(1)[0]),
+                                               n_startup_trials=STARTUP_TRIALS)
+    return study
 
 
 _LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None  # the C library, loaded before any fork

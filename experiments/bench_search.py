@@ -27,7 +27,7 @@ from figures import write_figure
 
 
 def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrolled: bool,
-            profile: bool = False, checkpoint: bool = False) -> dict:
+            profile: bool = False, checkpoint: bool = False, partial: int = 1) -> dict:
     import lightning as L
     import torch
     from hydra import compose, initialize_config_dir
@@ -42,12 +42,13 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = validate(compose("config", [f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0",
-                                           f"search.checkpoint={checkpoint}"]))
+                                           f"search.checkpoint={checkpoint}", f"search.partial_channels={partial}"]))
     torch.manual_seed(0)
     n = batch * (steps + warmup)
     half = lambda: DataLoader(TensorDataset(torch.randn(n, 1, length), torch.randint(0, 4, (n,))), batch_size=batch)  # noqa: E731
     loader = CombinedLoader({"weights": half(), "alphas": half()}, mode="max_size_cycle")
-    net = SuperNet(MacroSpec.from_config(cfg.preset.__dict__), 1, length, 4, cfg.search.checkpoint)
+    net = SuperNet(MacroSpec.from_config(cfg.preset.__dict__), 1, length, 4, cfg.search.checkpoint,
+                   cfg.search.partial_channels)
     module = DARTSSearchModule(net, cfg.search, 4, total_steps=steps + warmup)
 
     class Clock(L.Callback):
@@ -134,7 +135,8 @@ def against_ti(args) -> None:
         ti = one_process("--ti-one", preset, "--against-ti", args.against_ti, "--epochs", str(args.epochs),
                          "--ti-samples", str(args.ti_samples), *common)
         ours = one_process("--one", preset, "--steps", str(steps), "--warmup", "0", "--batch", str(batch),
-                           "--length", str(args.length), *(["--checkpoint"] if args.checkpoint else []))
+                           "--length", str(args.length), "--partial", str(args.partial),
+                           *(["--checkpoint"] if args.checkpoint else []))
         ours_rate = ours["samples_per_s"]
         rows.append(f"| {preset} | {ti['samples_per_s']} | {ours_rate:.1f} | {ours_rate / ti['samples_per_s']:.2f}x | "
                     f"{ti['peak_rss_mb']:,.0f} | {ours['peak_rss_mb']:,.0f} | "
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--unrolled", action="store_true")
     parser.add_argument("--checkpoint", action="store_true", help="search.checkpoint=true: recompute cells in backward")
+    parser.add_argument("--partial", type=int, default=1, help="search.partial_channels=K: 1/K of channels through the ops")
     parser.add_argument("--out", type=Path, help="also write the table as markdown here")
     parser.add_argument("--profile", metavar="PRESET", help="profile one preset's steps: torch ops by total CPU time")
     parser.add_argument("--against-ti", metavar="PATH", help="a tinyml-tensorlab checkout: time TI's NAS beside ours")
@@ -171,17 +174,19 @@ def main() -> None:
         against_ti(args)
         return
     if args.profile:
-        measure(args.profile, args.batch, args.length, args.steps, args.warmup, args.unrolled, True, args.checkpoint)
+        measure(args.profile, args.batch, args.length, args.steps, args.warmup, args.unrolled, True, args.checkpoint,
+                args.partial)
         return
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.length, args.steps, args.warmup, args.unrolled,
-                                 checkpoint=args.checkpoint)))
+                                 checkpoint=args.checkpoint, partial=args.partial)))
         return
     print(f"{'preset':>6} {'s/step':>8} {'samples/s':>10} {'peak RSS MB':>12} {'params':>9}")
     rows = ["| preset | s / step | samples/s | peak RSS MB | supernet params | threads |", "| --- | --- | --- | --- | --- | --- |"]
     for preset in args.presets:
         cmd = [sys.executable, __file__, "--one", preset, "--batch", str(args.batch), "--length", str(args.length),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)] + (["--unrolled"] if args.unrolled else []) \
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--partial", str(args.partial)] \
+            + (["--unrolled"] if args.unrolled else []) \
             + (["--checkpoint"] if args.checkpoint else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)

@@ -58,7 +58,7 @@ def test_max_skip_caps_skip_connect_in_the_searched_genotype(tmp_path):
     assert skips(capped) == 0
 
 
-@pytest.mark.parametrize("override", ["search.beta_decay=-1", "search.max_skip=-1"])
+@pytest.mark.parametrize("override", ["search.beta_decay=-1", "search.max_skip=-1", "search.partial_channels=0"])
 def test_bad_collapse_settings_are_refused(override):
     with pytest.raises(UserInputError, match=override.split("=")[0]):
         compose_run_config([override])

@@ -31,9 +31,10 @@ def test_large_penalty_finds_a_cheaper_network(tmp_path, mode, metric):
     assert taxed.get(metric) < free.get(metric)
 
 
-def test_same_seed_same_genotype_and_file_written(tmp_path):
-    g1, _, info = _search(tmp_path / "a", ["search.epochs=2"])
-    g2, _, _ = _search(tmp_path / "b", ["search.epochs=2"])
+@pytest.mark.parametrize("partial", [1, 2])
+def test_same_seed_same_genotype_and_file_written(tmp_path, partial):
+    g1, _, info = _search(tmp_path / "a", ["search.epochs=2", f"search.partial_channels={partial}"])
+    g2, _, _ = _search(tmp_path / "b", ["search.epochs=2", f"search.partial_channels={partial}"])
     assert g1 == g2
     assert (tmp_path / "a" / "genotype.json").is_file()
     assert 0 <= info["best_epoch"] < 2

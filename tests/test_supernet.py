@@ -8,9 +8,10 @@ from nas_lightning.search_space.ops import OPS, PRIMITIVES, build_op
 from nas_lightning.search_space.supernet import CONV_OPS, MAX_KERNEL, SourceOps, SuperNet
 
 
-def test_shape_and_every_parameter_gets_a_gradient():
+@pytest.mark.parametrize("partial", [1, 2])
+def test_shape_and_every_parameter_gets_a_gradient(partial):
     torch.manual_seed(0)
-    net = SuperNet(MacroSpec(4, 3, 2, 3, 2), in_channels=2, length=45, num_classes=5)
+    net = SuperNet(MacroSpec(4, 3, 2, 3, 2), in_channels=2, length=45, num_classes=5, partial=partial)
     x = torch.randn(4, 2, 45)
     out = net(x)
     assert out.shape == (4, 5) and torch.isfinite(out).all()
@@ -59,3 +60,33 @@ def test_fused_edge_equals_registry_ops(stride):
             if OPS[name].kind in ("avg_pool", "max_pool"):  # the supernet normalises pooled maps (DARTS)
                 expected = torch.nn.functional.batch_norm(expected, None, None, training=True)
             torch.testing.assert_close(got[:, d], expected, atol=1e-5, rtol=1e-4, msg=f"{name} edge {d}")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_partial_source_runs_its_ops_on_every_kth_channel_and_passes_the_rest(stride):
+    """PC-DARTS: with K=4 an 8-channel state sends channels 0 and 4 through the ops; the other six
+    bypass them (max-pooled at stride 2), and the cell sums them into the node unchanged."""
+    torch.manual_seed(0)
+    source, whole = SourceOps(8, 2, stride, partial=4), SourceOps(2, 2, stride)
+    assert source.conv.weight.shape == whole.conv.weight.shape == (2 * len(CONV_OPS) * 2, 2, MAX_KERNEL)
+    whole.load_state_dict(source.state_dict())
+    x = torch.randn(3, 8, 40)
+    picked, rest = source.split(x)
+    torch.testing.assert_close(picked, x[:, [0, 4]])
+    others = x[:, [1, 2, 3, 5, 6, 7]]
+    torch.testing.assert_close(rest, others if stride == 1 else build_op("max_pool_3x1", 6, 2)(others))
+    weights = torch.softmax(torch.randn(2, len(PRIMITIVES)), -1)
+    torch.testing.assert_close(source(picked, weights), whole(x[:, [0, 4]], weights))
+
+
+def test_edge_weights_normalise_over_each_nodes_inputs_and_steer_derivation():
+    net = SuperNet(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3, partial=4)
+    assert len(net.arch_parameters()) == 4
+    with torch.no_grad():
+        net.alphas_normal.zero_()
+        net.betas["normal"].copy_(torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0, 3.0]))  # node 2 <- 1, node 3 <- 2
+    weights = net.edge_weights("normal")
+    for node, rows in {1: [0], 2: [1, 2], 3: [3, 4, 5]}.items():
+        torch.testing.assert_close(weights[rows].sum(), torch.tensor(1.0))
+    assert [src for _, src in net.genotype().normal] == [0, 1, 2]
+    assert SuperNet(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3).betas is None  # K=1: plain DARTS, no edge weights

@@ -168,6 +168,7 @@ class SearchConfig:
     grad_clip: float = 5.0
     max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
     checkpoint: bool = False  # recompute each cell in backward: lower peak memory, slower steps
+    partial_channels: int = 1  # K: 1/K of each state's channels go through the mixed ops (PC-DARTS); 1 = all
     beta_decay: float = 0.0  # β-DARTS weight at the last step, ramped from ~0; 0 = off (0.5 held alphas near uniform)
 
     def __post_init__(self) -> None:
@@ -186,6 +187,7 @@ class SearchConfig:
         if self.max_skip is not None:
             _at_least("search.max_skip", self.max_skip, 0)
         _at_least("search.beta_decay", self.beta_decay, 0.0)
+        _at_least("search.partial_channels", self.partial_channels, 1)
 
 
 ALPHA_TRAVEL = 6.0  # ~ 50 epochs x 390 steps x 3e-4, the DARTS CIFAR-10 recipe

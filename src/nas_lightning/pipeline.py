@@ -90,7 +90,8 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, spec: MacroSpec, out_
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
-    net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes, cfg.search.checkpoint)
+    net = SuperNet(spec, dm.num_channels, dm.input_length, dm.num_classes, cfg.search.checkpoint,
+                   cfg.search.partial_channels)
     augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
     module = DARTSSearchModule(net, cfg.search, dm.num_classes, steps, augment, cfg.seed)
     cost = ExpectedCost(spec, dm.num_channels, dm.input_length, dm.num_classes)

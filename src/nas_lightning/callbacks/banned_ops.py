@@ -19,7 +19,7 @@ class BannedOps(L.Callback):
 
     def _pin(self, pl_module) -> None:
         with torch.no_grad():
-            for alpha in pl_module.supernet.arch_parameters():
+            for alpha in pl_module.alphas_by_cell().values():
                 alpha[:, self.columns] = PINNED
 
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:

@@ -98,7 +98,7 @@ class DARTSSearchModule(L.LightningModule):
     def beta_decay_loss(self) -> torch.Tensor:
         """Mean log-sum-exp of each edge's alphas: its gradient, softmax(alpha) / edges, pulls the
         strongest ops down most, keeping the distributions from collapsing onto one op early."""
-        return sum(torch.logsumexp(a, dim=-1).mean() for a in self.supernet.arch_parameters())
+        return sum(torch.logsumexp(a, dim=-1).mean() for a in self.alphas_by_cell().values())
 
     def _alpha_step(self, a_opt, weight_batch, alpha_batch, batch: int) -> dict[str, torch.Tensor]:
         """One architecture step; returns what to log (logged by the caller: Lightning drops a
@@ -114,7 +114,8 @@ class DARTSSearchModule(L.LightningModule):
         stats = {"search/alpha_loss": loss.detach()}
         if self.cfg.beta_decay > 0:
             beta = self.beta_decay_weight(batch) * self.beta_decay_loss()
-            grads = [g + b for g, b in zip(grads, torch.autograd.grad(beta, alphas))]
+            decay = torch.autograd.grad(beta, alphas, allow_unused=True)  # edge betas take no decay
+            grads = [g if b is None else g + b for g, b in zip(grads, decay)]
             stats["search/beta_decay_loss"] = beta.detach()
         for a, g in zip(alphas, grads):
             a.grad = self.trainer.strategy.reduce(g.detach(), reduce_op="mean")

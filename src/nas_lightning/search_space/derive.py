@@ -23,8 +23,11 @@ def _best_choice(probs: torch.Tensor, edges: list[tuple[int, int]], node: int, b
     return best
 
 
-def derive_cell(alpha: torch.Tensor, max_skip: int | None) -> list[tuple[str, int]]:
+def derive_cell(alpha: torch.Tensor, max_skip: int | None, edge_weights: torch.Tensor | None = None) -> list[tuple[str, int]]:
+    """``edge_weights`` (partial-channel search's edge normalisation) scale each edge's op strengths."""
     probs = torch.softmax(alpha.float(), dim=-1)
+    if edge_weights is not None:
+        probs = probs * edge_weights.float()[:, None]
     nodes = nodes_of(probs.shape[0])
     edges = edge_list(nodes)
     choices = [_best_choice(probs, edges, node, {NONE}) for node in range(1, nodes + 1)]
@@ -35,7 +38,8 @@ def derive_cell(alpha: torch.Tensor, max_skip: int | None) -> list[tuple[str, in
     return [(op, src) for _, op, src in choices]
 
 
-def derive_genotype(alphas: dict[str, torch.Tensor], fanout: int, max_skip: int | None = None) -> Genotype:
-    cells = {t: derive_cell(a, max_skip) for t, a in alphas.items()}
+def derive_genotype(alphas: dict[str, torch.Tensor], fanout: int, max_skip: int | None = None,
+                    edge_weights: dict[str, torch.Tensor] | None = None) -> Genotype:
+    cells = {t: derive_cell(a, max_skip, (edge_weights or {}).get(t)) for t, a in alphas.items()}
     concat = {f"{t}_concat": list(range(len(c) - fanout + 1, len(c) + 1)) for t, c in cells.items()}
     return Genotype(normal=cells["normal"], reduce=cells["reduce"], **concat)

@@ -30,24 +30,22 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
             profile: bool = False, checkpoint: bool = False, partial: int = 1) -> dict:
     import lightning as L
     import torch
-    from hydra import compose, initialize_config_dir
     from lightning.pytorch.utilities import CombinedLoader
     from torch.utils.data import DataLoader, TensorDataset
 
-    from nas_lightning.config import CONF_DIR, register, validate
+    from nas_lightning.config import compose_config, register, validate
     from nas_lightning.modules.search import DARTSSearchModule
-    from nas_lightning.search_space.layout import MacroSpec
+    from nas_lightning.search_space.layout import MacroSpec, NetShape
     from nas_lightning.search_space.supernet import SuperNet
 
     register()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = validate(compose("config", [f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0",
-                                           f"search.checkpoint={checkpoint}", f"search.partial_channels={partial}"]))
+    cfg = validate(compose_config([f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0",
+                                   f"search.checkpoint={checkpoint}", f"search.partial_channels={partial}"]))
     torch.manual_seed(0)
     n = batch * (steps + warmup)
     half = lambda: DataLoader(TensorDataset(torch.randn(n, 1, length), torch.randint(0, 4, (n,))), batch_size=batch)  # noqa: E731
     loader = CombinedLoader({"weights": half(), "alphas": half()}, mode="max_size_cycle")
-    net = SuperNet(MacroSpec.from_config(cfg.preset.__dict__), 1, length, 4, cfg.search.checkpoint,
+    net = SuperNet(NetShape(MacroSpec.from_config(cfg.preset), 1, length, 4), cfg.search.checkpoint,
                    cfg.search.partial_channels)
     module = DARTSSearchModule(net, cfg.search, 4, total_steps=steps + warmup)
 
@@ -90,14 +88,12 @@ def measure_ti(checkout: str, preset: str, batch: int, length: int, epochs: int,
     from argparse import Namespace
 
     import torch
-    from hydra import compose, initialize_config_dir
     from torch.utils.data import DataLoader, TensorDataset
 
-    from nas_lightning.config import CONF_DIR, register, validate
+    from nas_lightning.config import compose_config, register, validate
 
     register()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        p = validate(compose("config", [f"preset={preset}"])).preset
+    p = validate(compose_config([f"preset={preset}"])).preset
     package = types.ModuleType("ti_nas")
     package.__path__ = [str(Path(checkout) / TI_NAS)]
     sys.modules["ti_nas"] = package

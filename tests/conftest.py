@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from nas_lightning.config import CONF_DIR, register, validate
+from nas_lightning.config import compose_config, register, validate
 
 register()
 TINY = ["preset=s", "preset.init_channels=4", "search.epochs=1", "train.epochs=20", "data.samples_per_class=40"]  # learns past chance (else exit 4)
@@ -35,8 +34,19 @@ def perturb_batch_norms(net):
 
 def compose_run_config(overrides: list[str]):
     """The validated RunConfig the CLI would see for these overrides."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return validate(compose(config_name="config", overrides=overrides))
+    return validate(compose_config(overrides))
+
+
+def search_only(overrides: list[str], out_dir: Path):
+    """The real search stage alone, in-process: (its result, the network shape, the datamodule)."""
+    from nas_lightning.data.datamodule import TimeSeriesDataModule
+    from nas_lightning.search_space.layout import MacroSpec, NetShape
+    from nas_lightning.stages.search import search_stage
+
+    cfg = compose_run_config(overrides)
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    shape = NetShape(MacroSpec.from_config(cfg.preset), dm.num_channels, dm.input_length, dm.num_classes)
+    return search_stage(cfg, dm, shape, out_dir), shape, dm
 
 
 def run_cli(args: list[str], run_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:

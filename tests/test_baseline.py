@@ -6,6 +6,7 @@ import pytest
 from nas_lightning.errors import UserInputError
 from nas_lightning.search_space.baseline import BASELINE_NORMAL, BASELINE_REDUCE, baseline_genotype, baseline_spec
 from nas_lightning.search_space.cost import fixed_net_cost
+from nas_lightning.search_space.layout import NetShape
 from nas_lightning.search_space.network import FixedNet
 
 from conftest import TINY, compose_run_config, read_report, run_cli
@@ -13,11 +14,11 @@ from conftest import TINY, compose_run_config, read_report, run_cli
 
 def test_baseline_is_the_fcn_kernels_widening_on_three_layers():
     g, spec = baseline_genotype(), baseline_spec(8)
-    net = FixedNet(g, spec, 1, 128, 3)
+    net = FixedNet(g, NetShape(spec, 1, 128, 3))
     convs = [m for m in net.modules() if m.__class__.__name__ == "Conv1d" and m.kernel_size[0] > 1]
     shapes = [(c.kernel_size[0], c.out_channels, c.stride[0]) for c in convs]
     assert shapes == [(3, 8, 1), (7, 8, 1), (5, 16, 2), (5, 32, 2)]
-    assert fixed_net_cost(g, spec, 1, 128, 3).deployed == sum(
+    assert fixed_net_cost(g, NetShape(spec, 1, 128, 3)).deployed == sum(
         m.weight.numel() + m.out_channels for m in net.modules() if m.__class__.__name__ == "Conv1d"
     ) + net.classifier.weight.numel() + 3
 

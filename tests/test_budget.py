@@ -6,21 +6,19 @@ import pytest
 import torch
 
 from nas_lightning.config import AugmentConfig
-from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.data.augment import augment
+from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.modules.retrain import warmup_cosine
-from nas_lightning.pipeline import budget, search_stage
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.stages.trainer import budget
 
-from conftest import compose_run_config
+from conftest import compose_run_config, search_only
 
 SMALL = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "data.batch_size=16"]
 
 
 def _search(tmp_path, overrides):
-    cfg = compose_run_config([*SMALL, *overrides])
-    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
-    _, info = search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), tmp_path)
+    searched, _, dm = search_only([*SMALL, *overrides], tmp_path)
+    info = searched.info
     state = torch.load(tmp_path / "checkpoints" / "search" / "last.ckpt", weights_only=True)
     return info, state, dm.with_phase("search").steps_per_epoch()
 

@@ -10,7 +10,7 @@ from torch import nn
 from nas_lightning.search_space.cost import ExpectedCost, fixed_net_cost
 from nas_lightning.search_space.derive import derive_genotype
 from nas_lightning.search_space.genotype import Genotype
-from nas_lightning.search_space.layout import MacroSpec, edge_list
+from nas_lightning.search_space.layout import MacroSpec, NetShape, edge_list
 from nas_lightning.search_space.network import FixedNet
 from nas_lightning.search_space.ops import PRIMITIVES
 
@@ -48,8 +48,8 @@ def test_fixed_net_cost_matches_numel_and_hooks(spec, length):
     rng = random.Random(spec.layers * 100 + length)
     for _ in range(3):
         g = random_genotype(spec.nodes_per_layer, spec.fanout_concat, rng)
-        net = FixedNet(g, spec, in_channels=3, length=length, num_classes=5)
-        cost = fixed_net_cost(g, spec, 3, length, 5)
+        net = FixedNet(g, NetShape(spec, 3, length, 5))
+        cost = fixed_net_cost(g, NetShape(spec, 3, length, 5))
         assert cost.params == sum(p.numel() for p in net.parameters())
         bn_channels = sum(m.num_features for m in net.modules() if isinstance(m, nn.BatchNorm1d))
         assert cost.deployed == cost.params - bn_channels  # folding turns scale+shift into one bias
@@ -61,9 +61,9 @@ def test_pruned_nodes_cost_nothing():
         "normal": [["conv_bn_relu_7x1", 0], ["skip_connect", 0]], "normal_concat": [2],
         "reduce": [["conv_bn_relu_3x1", 0], ["skip_connect", 1]], "reduce_concat": [2],
     })
-    net = FixedNet(g, SPECS[0], 1, 32, 2)
+    net = FixedNet(g, NetShape(SPECS[0], 1, 32, 2))
     assert "1" not in net.cells[0].ops  # node 1 of the normal cell feeds nothing
-    assert fixed_net_cost(g, SPECS[0], 1, 32, 2).params == sum(p.numel() for p in net.parameters())
+    assert fixed_net_cost(g, NetShape(SPECS[0], 1, 32, 2)).params == sum(p.numel() for p in net.parameters())
 
 
 @pytest.mark.parametrize("metric", ["params", "deployed", "macs"])
@@ -79,14 +79,14 @@ def test_expected_cost_equals_fixed_cost_when_alphas_are_decided(metric):
             a[row, PRIMITIVES.index(["conv_bn_relu_3x1", "conv_bn_relu_5x1", "conv_bn_relu_7x1", "conv_bn_relu_5x1"][node - 1])] = 20.0
         alphas[t] = a
     g = derive_genotype(alphas, spec.fanout_concat)
-    fixed = fixed_net_cost(g, spec, 2, length, 4).get(metric)
-    expected = ExpectedCost(spec, 2, length, 4)(alphas, metric).item()
+    fixed = fixed_net_cost(g, NetShape(spec, 2, length, 4)).get(metric)
+    expected = ExpectedCost(NetShape(spec, 2, length, 4))(alphas, metric).item()
     assert expected == pytest.approx(fixed, rel=0.01)
 
 
 def test_expected_cost_is_differentiable_and_bounded():
     spec = SPECS[0]
-    cost = ExpectedCost(spec, 1, 64, 3)
+    cost = ExpectedCost(NetShape(spec, 1, 64, 3))
     alphas = {t: torch.zeros(10, len(PRIMITIVES), requires_grad=True) for t in ("normal", "reduce")}
     value = cost(alphas, "macs")
     value.backward()
@@ -106,6 +106,6 @@ def test_expected_cost_bounds_are_the_cheapest_and_dearest_networks(spec):
         cell = [[op, k] for k in range(nodes)]
         return Genotype.from_dict({"normal": cell, "reduce": cell, "normal_concat": concat, "reduce_concat": concat})
 
-    cost = ExpectedCost(spec, 2, 64, 3)
-    assert cost.minimum("deployed") == pytest.approx(fixed_net_cost(uniform("max_pool_3x1"), spec, 2, 64, 3).deployed)
-    assert cost.maximum("deployed") == pytest.approx(fixed_net_cost(uniform("conv_bn_relu_7x1"), spec, 2, 64, 3).deployed)
+    cost = ExpectedCost(NetShape(spec, 2, 64, 3))
+    assert cost.minimum("deployed") == pytest.approx(fixed_net_cost(uniform("max_pool_3x1"), NetShape(spec, 2, 64, 3)).deployed)
+    assert cost.maximum("deployed") == pytest.approx(fixed_net_cost(uniform("conv_bn_relu_7x1"), NetShape(spec, 2, 64, 3)).deployed)

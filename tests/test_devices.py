@@ -5,10 +5,10 @@ end-to-end promises: NPU rules and pow2 scales on F28P55, int8 within 1 pt of fl
 import pytest
 
 from nas_lightning.config import DeviceConfig
-from nas_lightning.preflight import group_options
+from nas_lightning.config import group_options
 from nas_lightning.devices import check_preset_can_fit, fit_line, npu_spec, verdict
 from nas_lightning.errors import UserInputError
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.memory import network_memory, smallest_genotype
 
 from conftest import TINY, compose_run_config, read_report, run_cli
@@ -41,15 +41,15 @@ def test_preset_that_cannot_fit_is_refused_with_a_proposal():
     spec = MacroSpec(20, 6, 8, 3, 4)  # xxl
     with pytest.raises(UserInputError, match=r"preset=xxl cannot fit device=tiny: even its smallest network needs "
                                              r"flash 36\.\d/20 KB; try preset=xl"):
-        check_preset_can_fit(tiny, "xxl", spec, 3, 256, 4)
+        check_preset_can_fit(tiny, "xxl", NetShape(spec, 3, 256, 4))
     with pytest.raises(UserInputError, match="no preset fits"):
-        check_preset_can_fit(DeviceConfig(name="none", sram_kb=1), "s", MacroSpec(3, 4, 1, 3, 4), 3, 256, 4)
-    assert check_preset_can_fit(DeviceConfig(name="roomy", flash_kb=512, sram_kb=128), "xxl", spec, 3, 256, 4)
+        check_preset_can_fit(DeviceConfig(name="none", sram_kb=1), "s", NetShape(MacroSpec(3, 4, 1, 3, 4), 3, 256, 4))
+    assert check_preset_can_fit(DeviceConfig(name="roomy", flash_kb=512, sram_kb=128), "xxl", NetShape(spec, 3, 256, 4))
 
 
 def test_verdict_and_summary_line():
     spec = MacroSpec(3, 4, 4, 3, 4)
-    m = network_memory(smallest_genotype(4, 4), spec, 3, 256, 4)
+    m = network_memory(smallest_genotype(4, 4), NetShape(spec, 3, 256, 4))
     rule = "not in TI's supported layer list"
     npu = {"violations": [], "warnings": [{"op": "Concat", "rule": rule}] * 2 + [{"op": "Add", "rule": rule}]}
     ok = verdict(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True), m, npu, {})
@@ -109,10 +109,10 @@ def test_repair_steps_convs_down_until_flash_fits():
     spec = MacroSpec(6, 4, 4, 3, 4)
     cell = [["conv_bn_relu_7x1", 0], ["conv_bn_relu_7x1", 1], ["conv_bn_relu_5x1", 2], ["skip_connect", 0]]
     g = Genotype.from_dict({"normal": cell, "reduce": cell, "normal_concat": [1, 2, 3, 4], "reduce_concat": [1, 2, 3, 4]})
-    full = network_memory(g, spec, 3, 64, 4).flash_bytes
-    low = network_memory(smallest_genotype(4, 4), spec, 3, 64, 4).flash_bytes
+    full = network_memory(g, NetShape(spec, 3, 64, 4)).flash_bytes
+    low = network_memory(smallest_genotype(4, 4), NetShape(spec, 3, 64, 4)).flash_bytes
     limit_kb = (low + (full - low) / 3) / 1024
-    fixed, changes = repair_flash(g, DeviceConfig(name="d", flash_kb=limit_kb), spec, 3, 64, 4)
-    assert changes and network_memory(fixed, spec, 3, 64, 4).flash_bytes <= limit_kb * 1024
+    fixed, changes = repair_flash(g, DeviceConfig(name="d", flash_kb=limit_kb), NetShape(spec, 3, 64, 4))
+    assert changes and network_memory(fixed, NetShape(spec, 3, 64, 4)).flash_bytes <= limit_kb * 1024
     assert all(op != "skip_connect" or (k == 3) for t in ("normal", "reduce") for k, (op, _) in enumerate(fixed.cell(t)[0]))
-    assert repair_flash(g, DeviceConfig(name="big", flash_kb=1024), spec, 3, 64, 4) == (g, [])
+    assert repair_flash(g, DeviceConfig(name="big", flash_kb=1024), NetShape(spec, 3, 64, 4)) == (g, [])

@@ -14,7 +14,7 @@ from nas_lightning.export.graph_stats import conv_gemm_macs, run_onnx, stored_pa
 from nas_lightning.export.onnx_graph import export_float, to_onnx_layout
 from nas_lightning.export.quantize import quantize_int8
 from nas_lightning.search_space.cost import fixed_net_cost
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.network import FixedNet
 
 from conftest import compose_run_config, perturb_batch_norms, read_report
@@ -25,7 +25,7 @@ from test_cost import random_genotype
 def trained_like_net():
     torch.manual_seed(0)
     spec = MacroSpec(4, 4, 2, 3, 3)
-    net = FixedNet(random_genotype(4, 3, random.Random(3)), spec, in_channels=2, length=50, num_classes=4)
+    net = FixedNet(random_genotype(4, 3, random.Random(3)), NetShape(spec, 2, 50, 4))
     perturb_batch_norms(net)
     return net.eval(), spec
 
@@ -41,7 +41,7 @@ def test_float_onnx_equals_torch_and_counts_match(tmp_path, trained_like_net):
     model = onnx.load(str(tmp_path / "m.onnx"))
     assert [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == ["N", 2, 50, 1]
     assert not any(n.op_type == "BatchNormalization" for n in model.graph.node)  # folded
-    cost = fixed_net_cost(net.genotype, spec, 2, 50, 4)
+    cost = fixed_net_cost(net.genotype, NetShape(spec, 2, 50, 4))
     assert stored_parameters(model) == cost.deployed
     assert conv_gemm_macs(model) == cost.macs
     assert {p.key: p.value for p in model.metadata_props}["k"] == "v"

@@ -4,7 +4,6 @@ directory, and Ctrl-C ending in one line."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

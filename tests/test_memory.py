@@ -9,7 +9,7 @@ import torch
 from onnx import numpy_helper
 
 from nas_lightning.search_space.genotype import Genotype
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.memory import LAYER_OVERHEAD_BYTES, ExpectedMemory, network_memory, smallest_genotype
 from nas_lightning.search_space.ops import PRIMITIVES
 
@@ -21,7 +21,7 @@ def test_hand_computed_pruned_network():
     # node 1 pruned (concat [2] reads state 0 through a strided conv5).
     g = Genotype(normal=[("conv_bn_relu_3x1", 0), ("skip_connect", 1)],
                  reduce=[("max_pool_3x1", 0), ("conv_bn_relu_5x1", 0)], normal_concat=[2], reduce_concat=[2])
-    m = network_memory(g, MacroSpec(3, 2, 1, 2, 1), in_channels=2, length=8, num_classes=3)
+    m = network_memory(g, NetShape(MacroSpec(3, 2, 1, 2, 1), 2, 8, 3))
     assert (m.weights, m.biases, m.layers) == (12 + 2 + 3 + 2 + 20 + 8 + 80 + 12, 2 + 1 + 1 + 2 + 2 + 4 + 4 + 3, 8)
     assert m.flash_bytes == 139 + 19 * 4 + 8 * LAYER_OVERHEAD_BYTES
     # peak: stem output (16) + cell 0 state 0 (8) = 24, plus the 2x8 input buffer
@@ -34,7 +34,7 @@ def test_hand_computed_concat_holds_inputs_and_state0_stays_alive():
     g = Genotype(normal=[("conv_bn_relu_3x1", 0), ("max_pool_3x1", 0), ("skip_connect", 1)],
                  reduce=[("max_pool_3x1", 0), ("skip_connect", 1), ("skip_connect", 1)],
                  normal_concat=[2, 3], reduce_concat=[2, 3])
-    m = network_memory(g, MacroSpec(3, 3, 2, 1, 2), in_channels=1, length=4, num_classes=2)
+    m = network_memory(g, NetShape(MacroSpec(3, 3, 2, 1, 2), 1, 4, 2))
     assert (m.weights, m.biases, m.layers) == (6 + 4 + 12 + 16 + 64 + 32, 2 + 2 + 2 + 4 + 8 + 2, 6)
     assert m.flash_bytes == 134 + 20 * 4 + 6 * LAYER_OVERHEAD_BYTES
     assert (m.sram_bytes, m.peak_step) == (32 + 4, "cell 0 concat")
@@ -43,9 +43,9 @@ def test_hand_computed_concat_holds_inputs_and_state0_stays_alive():
 @pytest.mark.parametrize("spec", [MacroSpec(3, 4, 1, 3, 4), MacroSpec(5, 4, 4, 3, 2), MacroSpec(6, 6, 2, 3, 4)])
 def test_smallest_genotype_is_a_lower_bound(spec):
     rng = random.Random(0)
-    low = network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, 3, 64, 4)
+    low = network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), NetShape(spec, 3, 64, 4))
     for _ in range(200):
-        m = network_memory(random_genotype(spec.nodes_per_layer, spec.fanout_concat, rng), spec, 3, 64, 4)
+        m = network_memory(random_genotype(spec.nodes_per_layer, spec.fanout_concat, rng), NetShape(spec, 3, 64, 4))
         assert m.flash_bytes >= low.flash_bytes and m.sram_bytes >= low.sram_bytes
 
 
@@ -65,7 +65,7 @@ def _peaked_alphas(g: Genotype, nodes: int) -> dict[str, torch.Tensor]:
 
 def test_expected_flash_equals_exact_at_peaked_alphas_and_has_gradients():
     spec = MacroSpec(4, 3, 4, 3, 3)  # fanout = nodes: every node is live whatever its input
-    expected = ExpectedMemory(spec, 3, 32, 4)
+    expected = ExpectedMemory(NetShape(spec, 3, 32, 4))
     ops = [p for p in PRIMITIVES if p not in ("none", "skip_connect")]  # a skip's cost depends on its input
     for seed in range(5):
         rng = random.Random(seed)
@@ -73,8 +73,8 @@ def test_expected_flash_equals_exact_at_peaked_alphas_and_has_gradients():
         g = Genotype(normal=normal, reduce=reduce, normal_concat=[1, 2, 3], reduce_concat=[1, 2, 3])
         alphas = _peaked_alphas(g, 3)
         flash, sram = expected(alphas)
-        assert flash.item() == pytest.approx(network_memory(g, spec, 3, 32, 4).flash_bytes, rel=1e-5)
-        smallest = network_memory(smallest_genotype(3, 3), spec, 3, 32, 4).sram_bytes
+        assert flash.item() == pytest.approx(network_memory(g, NetShape(spec, 3, 32, 4)).flash_bytes, rel=1e-5)
+        smallest = network_memory(smallest_genotype(3, 3), NetShape(spec, 3, 32, 4)).sram_bytes
         assert sram.item() >= smallest
     uniform = {t: torch.zeros(6, len(PRIMITIVES), requires_grad=True) for t in ("normal", "reduce")}
     flash, sram = expected(uniform)

@@ -6,11 +6,8 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from nas_lightning.data.datamodule import TimeSeriesDataModule
-from nas_lightning.pipeline import search_stage
-from nas_lightning.search_space.layout import MacroSpec
 
-from conftest import TINY, compose_run_config, read_report
+from conftest import TINY, read_report, search_only
 
 SEARCH_SCALARS = [
     *(f"alpha/{s}_{t}_{w}" for s in ("entropy", "skip_share") for t in ("normal", "reduce") for w in ("step", "epoch")),
@@ -30,9 +27,7 @@ def events(log_dir: Path) -> EventAccumulator:
 @pytest.fixture(scope="module")
 def search_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("search")
-    cfg = compose_run_config([*TINY, "search.epochs=2", "search.beta_decay=0.5"])
-    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
-    search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), out)
+    search_only([*TINY, "search.epochs=2", "search.beta_decay=0.5"], out)
     return out
 
 

@@ -7,28 +7,24 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_lightning.config import SearchConfig
-from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.errors import UserInputError
 from nas_lightning.modules.search import DARTSSearchModule
-from nas_lightning.pipeline import search_stage
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.supernet import SuperNet
 
-from conftest import QUICK_SEARCH, compose_run_config
+from conftest import QUICK_SEARCH, compose_run_config, search_only
 
 
 
 def _search(tmp_path, overrides):
-    cfg = compose_run_config([*QUICK_SEARCH, *overrides])
-    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
-    genotype, _ = search_stage(cfg, dm, MacroSpec.from_config(cfg.preset.__dict__), tmp_path)
+    genotype = search_only([*QUICK_SEARCH, *overrides], tmp_path)[0].genotype
     acc = EventAccumulator(str(tmp_path / "tb" / "search"))
     acc.Reload()
     return genotype, acc
 
 
 def test_beta_decay_gradient_is_softmax_over_edges():
-    net = SuperNet(MacroSpec(3, 3, 2, 3, 2), 2, 32, 3)
+    net = SuperNet(NetShape(MacroSpec(3, 3, 2, 3, 2), 2, 32, 3))
     with torch.no_grad():
         for a in net.arch_parameters():
             a.normal_()

@@ -13,7 +13,7 @@ from nas_lightning.export.npu_rules import check_npu_rules
 from nas_lightning.export.onnx_graph import export_float, to_onnx_layout
 from nas_lightning.export.quantize import quantize_int8
 from nas_lightning.search_space.genotype import Genotype
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.network import FixedNet
 
 from test_cost import random_genotype
@@ -96,7 +96,7 @@ def test_add_and_concat_are_warnings_not_violations():
 
 def _net(genotype: Genotype, in_channels: int = 3) -> FixedNet:
     torch.manual_seed(0)
-    return FixedNet(genotype, MacroSpec(3, 4, 4, 3, 4), in_channels, 48, 4).eval()
+    return FixedNet(genotype, NetShape(MacroSpec(3, 4, 4, 3, 4), in_channels, 48, 4)).eval()
 
 
 def test_exported_npu_network_passes_through_qdq(tmp_path):

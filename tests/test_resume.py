@@ -90,10 +90,10 @@ def test_unreadable_checkpoint_is_refused_and_the_run_untouched(tmp_path, conten
 
 def test_foreign_checkpoint_is_refused(tmp_path):
     """A checkpoint of another network (preset m's supernet under a preset s run)."""
-    from nas_lightning.search_space.layout import MacroSpec
+    from nas_lightning.search_space.layout import MacroSpec, NetShape
     from nas_lightning.search_space.supernet import SuperNet
 
-    net = SuperNet(MacroSpec(10, 4, 4, 3, 4), 3, 64, 3)
+    net = SuperNet(NetShape(MacroSpec(10, 4, 4, 3, 4), 3, 64, 3))
     buffer = __import__("io").BytesIO()
     torch.save({"state_dict": {f"supernet.{k}": v for k, v in net.state_dict().items()}}, buffer)
     run = _fake_run(tmp_path, buffer.getvalue())

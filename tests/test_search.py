@@ -5,23 +5,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.modules.architect import unrolled_alpha_grads
-from nas_lightning.pipeline import search_stage
 from nas_lightning.search_space.cost import fixed_net_cost
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.supernet import SuperNet
 
-from conftest import QUICK_SEARCH, compose_run_config
+from conftest import QUICK_SEARCH, search_only
 
 
 
 def _search(tmp_path, overrides):
-    cfg = compose_run_config([*QUICK_SEARCH, *overrides])
-    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
-    spec = MacroSpec.from_config(cfg.preset.__dict__)
-    genotype, info = search_stage(cfg, dm, spec, tmp_path)
-    return genotype, fixed_net_cost(genotype, spec, dm.num_channels, dm.input_length, dm.num_classes), info
+    searched, shape, _ = search_only([*QUICK_SEARCH, *overrides], tmp_path)
+    return searched.genotype, fixed_net_cost(searched.genotype, shape), searched.info
 
 
 @pytest.mark.parametrize("mode, metric", [("Memory", "deployed"), ("Compute", "macs")])
@@ -43,7 +38,7 @@ def test_same_seed_same_genotype_and_file_written(tmp_path, partial):
 def test_recomputed_cells_give_the_same_gradients_and_genotype(tmp_path):
     torch.manual_seed(0)
     spec, x, y = MacroSpec(3, 3, 2, 3, 2), torch.randn(8, 2, 40), torch.randint(0, 3, (8,))
-    kept, recomputed = SuperNet(spec, 2, 40, 3), SuperNet(spec, 2, 40, 3, checkpoint=True)
+    kept, recomputed = SuperNet(NetShape(spec, 2, 40, 3)), SuperNet(NetShape(spec, 2, 40, 3), checkpoint=True)
     recomputed.load_state_dict(kept.state_dict())
     for net in (kept, recomputed):
         F.cross_entropy(net(x), y).backward()
@@ -61,7 +56,7 @@ def test_unrolled_search_runs(tmp_path):
 
 def test_unrolled_gradient_differs_from_first_order():
     torch.manual_seed(0)
-    net = SuperNet(MacroSpec(3, 2, 2, 3, 2), 2, 48, 3)
+    net = SuperNet(NetShape(MacroSpec(3, 2, 2, 3, 2), 2, 48, 3))
     make = lambda: (torch.randn(8, 2, 48), torch.randint(0, 3, (8,)))  # noqa: E731
     train, val = make(), make()
     first = torch.autograd.grad(F.cross_entropy(net(val[0]), val[1]), net.arch_parameters())

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nas_lightning.search_space.layout import MacroSpec
+from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.ops import OPS, PRIMITIVES, build_op
 from nas_lightning.search_space.supernet import CONV_OPS, MAX_KERNEL, SourceOps, SuperNet
 
@@ -11,7 +11,7 @@ from nas_lightning.search_space.supernet import CONV_OPS, MAX_KERNEL, SourceOps,
 @pytest.mark.parametrize("partial", [1, 2])
 def test_shape_and_every_parameter_gets_a_gradient(partial):
     torch.manual_seed(0)
-    net = SuperNet(MacroSpec(4, 3, 2, 3, 2), in_channels=2, length=45, num_classes=5, partial=partial)
+    net = SuperNet(NetShape(MacroSpec(4, 3, 2, 3, 2), 2, 45, 5), partial=partial)
     x = torch.randn(4, 2, 45)
     out = net(x)
     assert out.shape == (4, 5) and torch.isfinite(out).all()
@@ -21,14 +21,14 @@ def test_shape_and_every_parameter_gets_a_gradient(partial):
 
 
 def test_detached_alphas_get_no_gradient():
-    net = SuperNet(MacroSpec(3, 2, 2, 3, 2), 1, 32, 3)
+    net = SuperNet(NetShape(MacroSpec(3, 2, 2, 3, 2), 1, 32, 3))
     net(torch.randn(4, 1, 32), detach_alphas=True).sum().backward()
     assert all(a.grad is None for a in net.arch_parameters())
     assert net.stem[0].weight.grad is not None
 
 
 def test_alphas_are_registered_in_a_fixed_order():
-    net = SuperNet(MacroSpec(3, 4, 1, 3, 4), 1, 32, 3)
+    net = SuperNet(NetShape(MacroSpec(3, 4, 1, 3, 4), 1, 32, 3))
     names = [n for n, _ in net.named_parameters()]
     assert names[:2] == ["alphas_normal", "alphas_reduce"]
     assert net.alphas_normal.shape == (10, len(PRIMITIVES))
@@ -80,7 +80,7 @@ def test_partial_source_runs_its_ops_on_every_kth_channel_and_passes_the_rest(st
 
 
 def test_edge_weights_normalise_over_each_nodes_inputs_and_steer_derivation():
-    net = SuperNet(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3, partial=4)
+    net = SuperNet(NetShape(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3), partial=4)
     assert len(net.arch_parameters()) == 4
     with torch.no_grad():
         net.alphas_normal.zero_()
@@ -89,4 +89,4 @@ def test_edge_weights_normalise_over_each_nodes_inputs_and_steer_derivation():
     for node, rows in {1: [0], 2: [1, 2], 3: [3, 4, 5]}.items():
         torch.testing.assert_close(weights[rows].sum(), torch.tensor(1.0))
     assert [src for _, src in net.genotype().normal] == [0, 1, 2]
-    assert SuperNet(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3).betas is None  # K=1: plain DARTS, no edge weights
+    assert SuperNet(NetShape(MacroSpec(3, 3, 4, 3, 3), 1, 32, 3)).betas is None  # K=1: plain DARTS, no edge weights

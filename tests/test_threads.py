@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nas_lightning.errors import UserInputError
-from nas_lightning.pipeline import set_threads
+from nas_lightning.threads import set_threads
 
 from conftest import compose_run_config
 

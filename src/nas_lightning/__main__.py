@@ -33,8 +33,9 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
             return outcome
         from .pipeline import run
 
-        with run_lock(Path(checked.resume) if checked.resume else run_dir):
-            report = run(checked, cfg)
+        out_dir = Path(checked.resume) if checked.resume else run_dir
+        with run_lock(out_dir):
+            report = run(checked, cfg, out_dir)
         if HydraConfig.get().mode == RunMode.MULTIRUN:  # one job's verdict must not stop the sweep
             return report
         if not report.get("train", {}).get("learned", True):  # test accuracy at chance; artifacts kept

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -371,6 +373,19 @@ class RunConfig:
 CONF_DIR = Path(__file__).parent / "conf"
 def register() -> None:
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group (``preset`` -> s, m, l, ...)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config Hydra composes for ``overrides``: inside the running app, or on its own."""
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="config", overrides=overrides)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
 
 
 def validate(cfg: DictConfig) -> RunConfig:

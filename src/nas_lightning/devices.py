@@ -20,13 +20,11 @@ from collections import Counter
 
 import math
 
-from omegaconf import OmegaConf
-
-from .config import CONF_DIR, DeviceConfig
+from .config import DeviceConfig, compose_config, group_options
 from .errors import UserInputError
 from .search_space.genotype import Genotype
-from .search_space.layout import MacroSpec
-from .search_space.memory import Memory, network_memory, smallest_genotype
+from .search_space.layout import MacroSpec, NetShape
+from .search_space.memory import Memory, network_memory, smallest_memory
 
 NPU_CHANNEL_MULTIPLE = 4
 NPU_MAX_VARIABLES = 8  # first conv kernel width <= 8
@@ -65,27 +63,21 @@ def _over(memory: Memory, device: DeviceConfig) -> list[str]:
     return [k for k, limit in limits_bytes(device).items() if limit is not None and used[k] > limit]
 
 
-def smallest_memory(spec: MacroSpec, channels: int, length: int, classes: int) -> Memory:
-    return network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, channels, length, classes)
-
-
-def check_preset_can_fit(device: DeviceConfig, preset_name: str, spec: MacroSpec, channels: int, length: int,
-                         classes: int) -> Memory:
+def check_preset_can_fit(device: DeviceConfig, preset_name: str, shape: NetShape) -> Memory:
     """Refuse, before searching, a preset whose smallest network is over the device's memory; the
     message proposes the largest preset whose smallest network fits."""
-    low = smallest_memory(spec, channels, length, classes)
+    low = smallest_memory(shape)
     over = _over(low, device)
     if not over:
         return low
     fitting = []
-    for path in sorted((CONF_DIR / "preset").glob("*.yaml")):
-        if path.stem in ("custom", preset_name):
+    for name in group_options("preset"):
+        if name in ("custom", preset_name):
             continue
-        raw = OmegaConf.to_container(OmegaConf.load(path))
-        candidate, _ = device_spec(device, MacroSpec.from_config(raw))
-        m = smallest_memory(candidate, channels, length, classes)
+        candidate, _ = device_spec(device, MacroSpec.from_config(compose_config([f"preset={name}"]).preset))
+        m = smallest_memory(shape.with_spec(candidate))
         if not _over(m, device) and m.flash_bytes < low.flash_bytes:
-            fitting.append((m.flash_bytes + m.sram_bytes, path.stem))
+            fitting.append((m.flash_bytes + m.sram_bytes, name))
     need = ", ".join(f"{k} {getattr(low, k + '_bytes') / KB:.1f}/{getattr(device, k + '_kb'):g} KB" for k in over)
     advice = f"try preset={max(fitting)[1]}" if fitting else "no preset fits: shorten data.frame_size or use fewer data.variables"
     raise UserInputError(f"preset={preset_name} cannot fit device={device.name}: even its smallest network needs {need}; {advice}")
@@ -126,8 +118,7 @@ def fit_line(device: dict, memory: dict) -> str:
     return f"{head} {device['name']}: " + ", ".join(parts)
 
 
-def search_callbacks(device: DeviceConfig, weight: float, target: float, spec: MacroSpec, channels: int,
-                     length: int, classes: int) -> list:
+def search_callbacks(device: DeviceConfig, weight: float, target: float, shape: NetShape) -> list:
     """The memory-budget hinge on limited devices; no local average pooling on NPU devices."""
     from .callbacks.banned_ops import BannedOps
     from .callbacks.budget import MemoryBudget
@@ -136,7 +127,7 @@ def search_callbacks(device: DeviceConfig, weight: float, target: float, spec: M
     callbacks: list = []
     limits = limits_bytes(device)
     if any(v is not None for v in limits.values()):
-        expected = ExpectedMemory(spec, channels, length, classes)
+        expected = ExpectedMemory(shape)
         callbacks.append(MemoryBudget(expected, limits["flash"], limits["sram"], weight, target))
     if device.has_npu:
         callbacks.append(BannedOps(NPU_BANNED_OPS))
@@ -147,8 +138,7 @@ CHEAPER = {"conv_bn_relu_7x1": "conv_bn_relu_5x1", "conv_bn_relu_5x1": "conv_bn_
            "conv_bn_relu_3x1": "max_pool_3x1"}
 
 
-def repair_flash(genotype: Genotype, device: DeviceConfig, spec: MacroSpec, channels: int, length: int,
-                 classes: int) -> tuple[Genotype, list[str]]:
+def repair_flash(genotype: Genotype, device: DeviceConfig, shape: NetShape) -> tuple[Genotype, list[str]]:
     """The searched genotype, with convs stepped down (7 -> 5 -> 3 -> max pool), the one saving the
     most flash first, until it fits the device's flash: the guarantee behind the search's hinge.
     Returns the genotype and one line per change (empty when it already fitted)."""
@@ -156,7 +146,7 @@ def repair_flash(genotype: Genotype, device: DeviceConfig, spec: MacroSpec, chan
     changes: list[str] = []
 
     def flash(g: Genotype) -> int:
-        return network_memory(g, spec, channels, length, classes).flash_bytes
+        return network_memory(g, shape).flash_bytes
 
     current = flash(genotype)
     while limit is not None and current > limit:

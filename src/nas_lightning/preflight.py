@@ -21,16 +21,12 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import CONF_DIR, validate
+from .config import CONF_DIR, group_options, validate
 from .errors import UserInputError, first_line
 from .run_dir import check_run_dir, is_secondary_rank
 from .ti_import import expand
 
 GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment")
-
-
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 def check_group_choices(parsed: list) -> None:

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from .devices import fit_line
+from .stages.evaluate import CHANCE_MARGIN
 
 log = logging.getLogger(__name__)
 STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not decide anything
@@ -41,7 +42,7 @@ def print_summary(report: dict, out_dir: Path) -> None:
                      f"test acc {_pct(t['test_acc'])}")
         if not t["learned"]:
             chance = 1 / len(report["data"]["classes"])
-            lines.append(f"  FAILED TO LEARN: test accuracy within 5 pt of chance ({_pct(chance)}); the model is not "
+            lines.append(f"  FAILED TO LEARN: test accuracy within {100 * CHANCE_MARGIN:.0f} pt of chance ({_pct(chance)}); the model is not "
                          "worth deploying (exit 4): check the data and labels, or raise train.steps")
     if "export" in report:
         e = report["export"]

@@ -22,7 +22,7 @@ INPUT, OUTPUT = "input", "logits"
 def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str], variables_as_width: bool = False) -> FixedNet:
     """Writes ``path``; returns the 2-D twin that was exported (eval mode)."""
     twin = export_twin(net, variables_as_width)
-    example = torch.from_numpy(to_onnx_layout(torch.zeros(1, net.in_channels, net.plans[0].length_in), variables_as_width))
+    example = torch.from_numpy(to_onnx_layout(torch.zeros(1, net.shape.channels, net.shape.length), variables_as_width))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(

@@ -1,4 +1,4 @@
-"""A short quantization-aware fine-tune of the trained 1-D network (``quant.qat=true``, the default).
+"""A short quantization-aware fine-tune of the trained 1-D network (``quant.qat=true``).
 
 Why: deep, narrow cell networks lose 5-25 points to per-tensor int8 activations after plain
 post-training quantization (errors of ten cells add up), while a fine-tune that sees the rounding
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from ..search_space.network import FixedNet
 
@@ -60,14 +61,16 @@ class ActivationFakeQuant:
 
 
 def fold_batch_norms(net: FixedNet) -> None:
-    """conv.weight *= gamma / std; the BN becomes an identity that adds the folded bias."""
+    """Each BN folded into its conv (torch's ``fuse_conv_bn_weights``); the BN stays as an identity that
+    adds the folded bias, so the module tree (and the export) keeps its shape."""
     for m in net.modules():
         if isinstance(m, nn.Sequential) and len(m) >= 2 and isinstance(m[1], nn.modules.batchnorm._BatchNorm):
             conv, bn = m[0], m[1]
             with torch.no_grad():
-                factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                conv.weight.mul_(factor.view(-1, *[1] * (conv.weight.dim() - 1)))
-                bn.bias.copy_(bn.bias - factor * bn.running_mean)
+                weight, bias = fuse_conv_bn_weights(conv.weight, None, bn.running_mean, bn.running_var, bn.eps,
+                                                    bn.weight, bn.bias)
+                conv.weight.copy_(weight)
+                bn.bias.copy_(bias)
                 bn.running_mean.zero_()
                 bn.running_var.fill_(1.0 - bn.eps)
                 bn.weight.fill_(1.0)
@@ -86,13 +89,9 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((net(x).argmax(1) == y).float().mean())
 
 
-@torch.inference_mode(False)
-@torch.enable_grad()
 def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, batch_size: int = 64, seed: int = 0,
                  augment_batch=lambda x, step: x, label_smoothing: float = 0.0) -> tuple[FixedNet, dict]:
-    """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized accuracy on ``fit``.
-
-    Gradients are switched back on: the export runs from Lightning's test hooks, inside inference mode."""
+    """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized accuracy on ``fit``."""
     gen = torch.Generator().manual_seed(seed)
     net = copy.deepcopy(net).cpu()
     fold_batch_norms(net)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .genotype import CELL_TYPES, Genotype
-from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
-from .network import live_nodes
+from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
 from .ops import OPS, PRIMITIVES, out_length
 
 METRICS = ("params", "deployed", "macs")
@@ -57,23 +56,22 @@ def op_cost(name: str, channels: int, stride: int, length_in: int) -> Cost:
     return Cost(weights + 2 * biases, weights + biases, weights * out_length(length_in, stride))
 
 
-def fixed_parts_cost(spec: MacroSpec, in_channels: int, length: int, num_classes: int, concat_sizes=None) -> Cost:
+def fixed_parts_cost(shape: NetShape, genotype: Genotype | None = None) -> Cost:
     """Stem, cell preprocessing convs and classifier: present whatever the cells choose."""
-    total = conv_bn_cost(in_channels, stem_channels(spec), STEM_KERNEL, length)
-    plans = plan_cells(spec, length, concat_sizes)
+    total = conv_bn_cost(shape.channels, stem_channels(shape.spec), STEM_KERNEL, shape.length)
+    plans = shape.plans(genotype)
     for p in plans:
         total += conv_bn_cost(p.c_in, p.c, 1, p.length_in)
-    c_last = plans[-1].c_out
-    return total + Cost(c_last * num_classes + num_classes, c_last * num_classes + num_classes, c_last * num_classes)
+    c_last, classes = plans[-1].c_out, shape.classes
+    return total + Cost(c_last * classes + classes, c_last * classes + classes, c_last * classes)
 
 
-def fixed_net_cost(genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int) -> Cost:
-    sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
-    total = fixed_parts_cost(spec, in_channels, length, num_classes, sizes)
-    for p in plan_cells(spec, length, sizes):
-        nodes, concat = genotype.cell("reduce" if p.reduction else "normal")
-        for k in live_nodes(nodes, concat):
-            op, src = nodes[k - 1]
+def fixed_net_cost(genotype: Genotype, shape: NetShape) -> Cost:
+    total = fixed_parts_cost(shape, genotype)
+    for cell in shape.cells(genotype):
+        p = cell.plan
+        for k in cell.live:
+            op, src = cell.nodes[k - 1]
             total += op_cost(op, p.c, edge_stride(p.reduction, src), p.length_in if src == 0 else p.length_out)
     return total
 
@@ -86,26 +84,16 @@ class ExpectedCost:
     its candidate inputs. Penalising ``none`` would be pointless: derivation never picks it.
     """
 
-    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
-        edges = edge_list(spec.nodes_per_layer)
-        base = fixed_parts_cost(spec, in_channels, length, num_classes)
+    def __init__(self, shape: NetShape):
+        base = fixed_parts_cost(shape)
         self.constant = {m: float(base.get(m)) for m in METRICS}
-        self.tables: dict[str, dict[str, torch.Tensor]] = {m: {} for m in METRICS}
-        assert PRIMITIVES[0] == "none", "the tables skip column 0"
-        ops = PRIMITIVES[1:]
-        for cell_type in CELL_TYPES:
-            table = torch.zeros(len(METRICS), len(edges), len(ops), dtype=torch.float64)
-            for p in plan_cells(spec, length):
-                if p.reduction != (cell_type == "reduce"):
-                    continue
-                for row, (src, node) in enumerate(edges):
-                    stride, l_in = edge_stride(p.reduction, src), p.length_in if src == 0 else p.length_out
-                    for col, op in enumerate(ops):
-                        cost = op_cost(op, p.c, stride, l_in)
-                        for i, m in enumerate(METRICS):
-                            table[i, row, col] += cost.get(m) / node
+        size = (len(METRICS), len(edge_list(shape.spec.nodes_per_layer)), len(PRIMITIVES) - 1)
+        tables = {t: torch.zeros(size, dtype=torch.float64) for t in CELL_TYPES}
+        for slot in shape.edge_slots():
+            cost = op_cost(slot.op, slot.plan.c, slot.stride, slot.length_in)
             for i, m in enumerate(METRICS):
-                self.tables[m][cell_type] = table[i].float()
+                tables[slot.cell_type][i, slot.row, slot.col] += cost.get(m) / slot.node
+        self.tables = {m: {t: table[i].float() for t, table in tables.items()} for i, m in enumerate(METRICS)}
 
     def __call__(self, alphas: dict[str, torch.Tensor], metric: str) -> torch.Tensor:
         total = next(iter(alphas.values())).new_tensor(self.constant[metric])

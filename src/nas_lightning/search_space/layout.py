@@ -1,13 +1,18 @@
-"""Macro layout shared by supernet, fixed network and cost model: channels and lengths per cell.
+"""Macro layout shared by supernet, fixed network, cost and memory models: channels and lengths per
+cell, and the walks over them that all of those make.
 
 Reduction cells sit at 1/3 and 2/3 of the depth (stride 2, node channels doubled), as in DARTS.
+``NetShape`` is the one record of what a network's size depends on besides its genotype (the
+preset's layout and the data's variables, length and classes), built once per run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
-from .ops import out_length
+from .genotype import CELL_TYPES, Genotype
+from .ops import PRIMITIVES, out_length
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,9 @@ class MacroSpec:
 
     @classmethod
     def from_config(cls, preset) -> "MacroSpec":
-        return cls(*(int(preset[k]) for k in cls.__dataclass_fields__))
+        """From a preset config (mapping or dataclass): its five layout fields."""
+        get = preset.get if hasattr(preset, "get") else lambda k: getattr(preset, k)
+        return cls(*(int(get(k)) for k in cls.__dataclass_fields__))
 
 
 @dataclass(frozen=True)
@@ -73,3 +80,76 @@ def nodes_of(n_edges: int) -> int:
 
 def edge_stride(reduction: bool, source: int) -> int:
     return 2 if reduction and source == 0 else 1
+
+
+def live_nodes(nodes: list[tuple[str, int]], concat: list[int]) -> set[int]:
+    """Nodes that feed the concatenation, directly or through other live nodes (the rest are pruned)."""
+    live, todo = set(), list(concat)
+    while todo:
+        k = todo.pop()
+        if k not in live:
+            live.add(k)
+            src = nodes[k - 1][1]
+            if src > 0:
+                todo.append(src)
+    return live
+
+
+@dataclass(frozen=True)
+class CellOps:
+    """One cell of a genotype at its place in the network: its plan, nodes, concat and live nodes."""
+    plan: CellPlan
+    nodes: list[tuple[str, int]]
+    concat: list[int]
+    live: list[int]  # ascending: every node's input is computed before it
+
+
+@dataclass(frozen=True)
+class EdgeSlot:
+    """One (cell, edge, candidate op) of the search space at its place, for the expected-cost tables."""
+    cell_type: str
+    plan: CellPlan
+    row: int  # alpha row of the edge
+    node: int  # the node the edge enters (it has ``node`` candidate inputs)
+    stride: int
+    length_in: int
+    col: int  # alpha column of the op, 0 = the first op after ``none``
+    op: str
+
+
+@dataclass(frozen=True)
+class NetShape:
+    """What a network's size depends on besides its genotype: layout, input variables, length, classes."""
+    spec: MacroSpec
+    channels: int
+    length: int
+    classes: int
+
+    def with_spec(self, spec: MacroSpec) -> "NetShape":
+        return replace(self, spec=spec)
+
+    def plans(self, genotype: Genotype | None = None) -> list[CellPlan]:
+        """Per cell; a genotype's concat sizes may differ from the preset's fan-out."""
+        sizes = None
+        if genotype is not None:
+            sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
+        return plan_cells(self.spec, self.length, sizes)
+
+    def cells(self, genotype: Genotype) -> Iterator[CellOps]:
+        """The walk the fixed network, the cost model and the memory model share."""
+        for plan in self.plans(genotype):
+            nodes, concat = genotype.cell("reduce" if plan.reduction else "normal")
+            yield CellOps(plan, nodes, concat, sorted(live_nodes(nodes, concat)))
+
+    def edge_slots(self) -> Iterator[EdgeSlot]:
+        """Every candidate (edge, non-``none`` op) of every cell: what the expected-cost tables weigh."""
+        assert PRIMITIVES[0] == "none", "the tables skip column 0"
+        edges = edge_list(self.spec.nodes_per_layer)
+        for cell_type in CELL_TYPES:
+            for plan in self.plans():
+                if plan.reduction != (cell_type == "reduce"):
+                    continue
+                for row, (src, node) in enumerate(edges):
+                    length_in = plan.length_in if src == 0 else plan.length_out
+                    for col, op in enumerate(PRIMITIVES[1:]):
+                        yield EdgeSlot(cell_type, plan, row, node, edge_stride(plan.reduction, src), length_in, col, op)

@@ -23,8 +23,7 @@ import torch
 
 from .genotype import CELL_TYPES, Genotype
 from .cost import op_layer
-from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
-from .network import live_nodes
+from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
 from .ops import OPS, PRIMITIVES, out_length
 
 WEIGHT_BYTES, BIAS_BYTES, ACTIVATION_BYTES = 1, 4, 1
@@ -87,21 +86,19 @@ class _Trace:
         return best
 
 
-def network_memory(genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int) -> Memory:
-    sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
-    plans = plan_cells(spec, length, sizes)
-    stem = stem_channels(spec)
-    layers = [(in_channels * stem * STEM_KERNEL, stem)]
+def network_memory(genotype: Genotype, shape: NetShape) -> Memory:
+    stem = stem_channels(shape.spec)
+    layers = [(shape.channels * stem * STEM_KERNEL, stem)]
     trace = _Trace()
-    x = trace.buffer(in_channels * length * ACTIVATION_BYTES)
-    s = trace.step("stem", [x], stem * length * ACTIVATION_BYTES)
-    for i, p in enumerate(plans):
-        nodes, concat = genotype.cell("reduce" if p.reduction else "normal")
+    x = trace.buffer(shape.channels * shape.length * ACTIVATION_BYTES)
+    s = trace.step("stem", [x], stem * shape.length * ACTIVATION_BYTES)
+    for i, cell in enumerate(shape.cells(genotype)):
+        p, concat = cell.plan, cell.concat
         layers.append((p.c_in * p.c, p.c))
         states = {0: trace.step(f"cell {i} preprocess", [s], p.c * p.length_in * ACTIVATION_BYTES)}
         lengths = {0: p.length_in}
-        for k in sorted(live_nodes(nodes, concat)):
-            op, src = nodes[k - 1]
+        for k in cell.live:
+            op, src = cell.nodes[k - 1]
             stride = edge_stride(p.reduction, src)
             lengths[k] = out_length(lengths[src], stride)
             if (layer := op_layer(op, p.c, stride)) is not None:
@@ -111,14 +108,18 @@ def network_memory(genotype: Genotype, spec: MacroSpec, in_channels: int, length
             else:
                 states[k] = states[src]
         s = trace.step(f"cell {i} concat", [states[k] for k in concat], p.c_out * p.length_out * ACTIVATION_BYTES)
-    c_last = plans[-1].c_out
+    c_last, classes = p.c_out, shape.classes
     pooled = trace.step("global pool", [s], c_last * ACTIVATION_BYTES)
-    trace.step("classifier", [pooled], num_classes * ACTIVATION_BYTES)
-    layers.append((c_last * num_classes, num_classes))
+    trace.step("classifier", [pooled], classes * ACTIVATION_BYTES)
+    layers.append((c_last * classes, classes))
     peak, where = trace.peak(pinned={x})
     input_bytes = trace.sizes[x]
     return Memory(flash_of(layers), peak + input_bytes, sum(w for w, _ in layers), sum(b for _, b in layers),
                   len(layers), input_bytes, where)
+
+
+def smallest_memory(shape: NetShape) -> Memory:
+    return network_memory(smallest_genotype(shape.spec.nodes_per_layer, shape.spec.fanout_concat), shape)
 
 
 def smallest_genotype(nodes: int, fanout: int) -> Genotype:
@@ -146,35 +147,23 @@ class ExpectedMemory:
     buffer. This is a surrogate to steer the search: the verdict uses ``network_memory``.
     """
 
-    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int):
-        self.edges = edge_list(spec.nodes_per_layer)
-        self.plans = plan_cells(spec, length)
-        base = network_memory(smallest_genotype(spec.nodes_per_layer, spec.fanout_concat), spec, in_channels,
-                              length, num_classes)
+    def __init__(self, shape: NetShape):
+        spec = shape.spec
+        self.plans = shape.plans()
+        base = smallest_memory(shape)
         self.flash_constant = float(base.flash_bytes)
         self.input_bytes = float(base.input_bytes)
-        self.fixed_sram = float(stem_channels(spec) * length * ACTIVATION_BYTES)  # the stem step
-        ops = PRIMITIVES[1:]
-        assert PRIMITIVES[0] == "none", "the tables skip column 0"
-        nodes, fanout = spec.nodes_per_layer, spec.fanout_concat
+        self.fixed_sram = float(stem_channels(spec) * shape.length * ACTIVATION_BYTES)  # the stem step
+        nodes, fanout, edges = spec.nodes_per_layer, spec.fanout_concat, edge_list(spec.nodes_per_layer)
         # alpha rows of the edges into each concatenated node, for the SRAM surrogate
-        self.concat_rows = [[r for r, (_, d) in enumerate(self.edges) if d == k] for k in range(nodes - fanout + 1, nodes + 1)]
-        self.flash: dict[str, torch.Tensor] = {}
-        self.alias: dict[str, torch.Tensor] = {}  # 1 where (edge, op) is an identity alias
-        for cell_type in CELL_TYPES:
-            reduction = cell_type == "reduce"
-            flash = torch.zeros(len(self.edges), len(ops))
-            alias = torch.zeros(len(self.edges), len(ops))
-            for p in self.plans:
-                if p.reduction != reduction:
-                    continue
-                for row, (src, node) in enumerate(self.edges):
-                    stride = edge_stride(reduction, src)
-                    for col, op in enumerate(ops):
-                        layer = op_layer(op, p.c, stride)
-                        flash[row, col] += 0.0 if layer is None else flash_of([layer]) / node
-                        alias[row, col] = 0.0 if op_writes_tensor(op, stride) else 1.0 / node
-            self.flash[cell_type], self.alias[cell_type] = flash, alias
+        self.concat_rows = [[r for r, (_, d) in enumerate(edges) if d == k] for k in range(nodes - fanout + 1, nodes + 1)]
+        size = (len(edges), len(PRIMITIVES) - 1)
+        self.flash = {t: torch.zeros(size) for t in CELL_TYPES}
+        self.alias = {t: torch.zeros(size) for t in CELL_TYPES}  # 1 / inputs where (edge, op) is an identity alias
+        for slot in shape.edge_slots():
+            layer = op_layer(slot.op, slot.plan.c, slot.stride)
+            self.flash[slot.cell_type][slot.row, slot.col] += 0.0 if layer is None else flash_of([layer]) / slot.node
+            self.alias[slot.cell_type][slot.row, slot.col] = 0.0 if op_writes_tensor(slot.op, slot.stride) else 1.0 / slot.node
 
     def __call__(self, alphas: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(expected flash bytes, expected SRAM bytes)."""

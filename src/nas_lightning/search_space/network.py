@@ -13,30 +13,19 @@ import torch
 from torch import nn
 
 from .genotype import Genotype
-from .layout import STEM_KERNEL, MacroSpec, edge_stride, plan_cells, stem_channels
+from .layout import STEM_KERNEL, CellOps, NetShape, edge_stride, stem_channels
 from .ops import build_op, conv_bn
 
 
-def live_nodes(nodes: list[tuple[str, int]], concat: list[int]) -> set[int]:
-    live, todo = set(), list(concat)
-    while todo:
-        k = todo.pop()
-        if k not in live:
-            live.add(k)
-            src = nodes[k - 1][1]
-            if src > 0:
-                todo.append(src)
-    return live
-
-
 class FixedCell(nn.Module):
-    def __init__(self, nodes, concat, c_in: int, c: int, reduction: bool, dims: int):
+    def __init__(self, cell: CellOps, dims: int):
         super().__init__()
-        self.nodes, self.concat = nodes, list(concat)
-        self.live = sorted(live_nodes(nodes, concat))
-        self.preprocess = conv_bn(c_in, c, 1, dims=dims)
+        self.nodes, self.concat, self.live = cell.nodes, list(cell.concat), cell.live
+        p = cell.plan
+        self.preprocess = conv_bn(p.c_in, p.c, 1, dims=dims)
         self.ops = nn.ModuleDict(
-            {str(k): build_op(nodes[k - 1][0], c, edge_stride(reduction, nodes[k - 1][1]), dims) for k in self.live}
+            {str(k): build_op(self.nodes[k - 1][0], p.c, edge_stride(p.reduction, self.nodes[k - 1][1]), dims)
+             for k in self.live}
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,23 +36,19 @@ class FixedCell(nn.Module):
 
 
 class FixedNet(nn.Module):
-    def __init__(self, genotype: Genotype, spec: MacroSpec, in_channels: int, length: int, num_classes: int, dims: int = 1,
-                 variables_as_width: bool = False):
+    def __init__(self, genotype: Genotype, shape: NetShape, dims: int = 1, variables_as_width: bool = False):
         super().__init__()
-        self.genotype, self.spec, self.dims = genotype, spec, dims
-        self.in_channels, self.variables_as_width = in_channels, variables_as_width
-        sizes = {False: len(genotype.normal_concat), True: len(genotype.reduce_concat)}
-        self.plans = plan_cells(spec, length, sizes)
-        self.stem = conv_bn(in_channels, stem_channels(spec), STEM_KERNEL, dims=dims, relu=False)
+        self.genotype, self.shape, self.dims = genotype, shape, dims
+        self.variables_as_width = variables_as_width
+        stem = stem_channels(shape.spec)
+        self.stem = conv_bn(shape.channels, stem, STEM_KERNEL, dims=dims, relu=False)
         if variables_as_width:
             assert dims == 2, "the (N, 1, L, C) input is an export layout"
-            self.stem[0] = nn.Conv2d(1, stem_channels(spec), (3, in_channels), padding=(1, 0), bias=False)
-        self.cells = nn.ModuleList(
-            FixedCell(*genotype.cell("reduce" if p.reduction else "normal"), p.c_in, p.c, p.reduction, dims)
-            for p in self.plans
-        )
+            self.stem[0] = nn.Conv2d(1, stem, (3, shape.channels), padding=(1, 0), bias=False)
+        cells = list(shape.cells(genotype))
+        self.cells = nn.ModuleList(FixedCell(cell, dims) for cell in cells)
         self.pool = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(self.plans[-1].c_out, num_classes)
+        self.classifier = nn.Linear(cells[-1].plan.c_out, shape.classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stem(x)
@@ -83,7 +68,6 @@ def to_2d_state_dict(state: dict[str, torch.Tensor], variables_as_width: bool = 
 
 def export_twin(net: FixedNet, variables_as_width: bool = False) -> FixedNet:
     """A 2-D copy of a trained 1-D network, in eval mode, for ONNX export."""
-    twin = FixedNet(net.genotype, net.spec, net.in_channels, net.plans[0].length_in,
-                    net.classifier.out_features, dims=2, variables_as_width=variables_as_width)
+    twin = FixedNet(net.genotype, net.shape, dims=2, variables_as_width=variables_as_width)
     twin.load_state_dict(to_2d_state_dict(net.state_dict(), variables_as_width))
     return twin.eval()

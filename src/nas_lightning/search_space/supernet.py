@@ -24,7 +24,7 @@ from torch import nn
 
 from .derive import derive_genotype
 from .genotype import CELL_TYPES, Genotype
-from .layout import STEM_KERNEL, MacroSpec, edge_list, edge_stride, plan_cells, stem_channels
+from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
 from .ops import OPS, POOL_KINDS, PRIMITIVES, batch_norm, conv_bn, pool
 
 CONV_OPS = [name for name in PRIMITIVES if OPS[name].kind == "conv"]
@@ -126,16 +126,16 @@ class SuperNet(nn.Module):
     registered parameters. ``checkpoint`` recomputes each cell in the backward pass instead of keeping
     its activations (less memory, more time)."""
 
-    def __init__(self, spec: MacroSpec, in_channels: int, length: int, num_classes: int, checkpoint: bool = False,
-                 partial: int = 1):
+    def __init__(self, shape: NetShape, checkpoint: bool = False, partial: int = 1):
         super().__init__()
-        self.spec, self.checkpoint = spec, checkpoint
-        self.stem = conv_bn(in_channels, stem_channels(spec), STEM_KERNEL, relu=False, affine=False)
-        self.plans = plan_cells(spec, length)
+        spec = self.spec = shape.spec
+        self.checkpoint = checkpoint
+        self.stem = conv_bn(shape.channels, stem_channels(spec), STEM_KERNEL, relu=False, affine=False)
+        plans = shape.plans()
         self.cells = nn.ModuleList(
-            SearchCell(p.c_in, p.c, spec.nodes_per_layer, p.reduction, spec.fanout_concat, partial) for p in self.plans
+            SearchCell(p.c_in, p.c, spec.nodes_per_layer, p.reduction, spec.fanout_concat, partial) for p in plans
         )
-        self.classifier = nn.Linear(self.plans[-1].c_out, num_classes)
+        self.classifier = nn.Linear(plans[-1].c_out, shape.classes)
         self.edges = edge_list(spec.nodes_per_layer)
         self.alphas_normal = nn.Parameter(1e-3 * torch.randn(len(self.edges), len(PRIMITIVES)))
         self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(len(self.edges), len(PRIMITIVES)))

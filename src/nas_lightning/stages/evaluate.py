@@ -1,0 +1,48 @@
+"""Evaluate stage: the one look at the test split, after every decision is made. The trained network
+is tested in torch (accuracy, macro F1, per-class accuracy, confusion matrix) and both ONNX files in
+onnxruntime; then memory and the device verdict complete the report."""
+
+from __future__ import annotations
+
+from ..config import DeviceConfig
+from ..export.graph_stats import run_onnx
+from ..export.onnx_graph import to_onnx_layout
+from ..devices import verdict
+from ..search_space.genotype import Genotype
+from ..search_space.layout import NetShape
+from ..search_space.memory import network_memory
+from .export import Exported
+from .train import Trained
+
+CHANCE_MARGIN = 0.05  # a test accuracy within this of 1 / classes is a failure to learn (exit 4)
+
+
+def test_torch(trained: Trained) -> dict:
+    """report.json's "train" block, completed with the test figures."""
+    test = trained.trainer.test(trained.module, datamodule=trained.data, verbose=False)[0]
+    acc, classes = float(test["test/acc"]), trained.data.num_classes
+    return {**trained.info, "test_acc": acc, "learned": acc > 1 / classes + CHANCE_MARGIN, **trained.module.test_report}
+
+
+def _accuracies(float_model, int8_model, x, y) -> dict:
+    acc_float = float((run_onnx(float_model, x).argmax(1) == y).mean())
+    acc_int8 = float((run_onnx(int8_model, x).argmax(1) == y).mean())
+    return {"test_acc_onnx_float": acc_float, "test_acc_onnx_int8": acc_int8, "int8_drop": acc_float - acc_int8}
+
+
+def test_onnx(trained: Trained, exported: Exported) -> dict:
+    """report.json's "export" block, completed with both files' test accuracies (onnxruntime), and
+    those of the post-training files when a quantization-aware fine-tune replaced them."""
+    x_test, y_test = trained.data.tensors["test"]
+    x, y = to_onnx_layout(x_test, exported.npu), y_test.numpy()
+    info = {**exported.info, **_accuracies(exported.float_path, exported.int8_path, x, y)}
+    if exported.ptq is not None:
+        info["ptq"] = {**info["ptq"], **_accuracies(exported.ptq["float"], exported.ptq["int8"], x, y)}
+    return info
+
+
+def memory_and_fit(device: DeviceConfig, genotype: Genotype, shape: NetShape, npu_rules: dict | None,
+                   preset_changes: dict) -> tuple[dict, dict]:
+    """(report.json's "memory" block, its "device" block)."""
+    memory = network_memory(genotype, shape)
+    return memory.as_dict(), verdict(device, memory, npu_rules, preset_changes)

@@ -1,0 +1,103 @@
+"""Export stage: the trained network as ``model.onnx`` (float, checked equal to torch) and
+``model_int8.onnx`` (post-training int8, calibrated on training batches), and with ``quant.qat`` a
+short quantization-aware fine-tune on the train stage's fit data after which both are written again
+(the post-training files are kept in memory, so the evaluate stage reports both under ``ptq``). Whether QAT runs is a setting: nothing here reads
+the test split, which the evaluate stage reads once, at the end.
+
+On NPU devices the input is (N, 1, L, C), scales are powers of two (read back from the int8 file)
+and the int8 graph goes through the NPU rule checker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from ..config import RunConfig
+from ..data.augment import augment, batch_seed
+from ..export.graph_stats import conv_gemm_macs, run_onnx, stored_parameters
+from ..export.npu_rules import check_npu_rules
+from ..export.onnx_graph import export_float, to_onnx_layout
+from ..export.pow2 import read_scales
+from ..export.qat import qat_finetune
+from ..export.quantize import quantize_int8
+from ..search_space.genotype import Genotype
+from .train import Trained
+
+
+@dataclass
+class Exported:
+    float_path: Path
+    int8_path: Path
+    npu: bool  # input layout (N, 1, L, C) and power-of-two scales
+    info: dict  # report.json's "export" block, before the test figures join it
+    ptq: dict[str, bytes] | None = None  # with QAT: the post-training float and int8 files it replaced
+
+
+def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict) -> dict:
+    """Float ONNX (equal to torch on the calibration batches) and its int8 quantization."""
+    npu, e = cfg.device.has_npu, cfg.export
+    float_path, int8_path = out_dir / "model.onnx", out_dir / "model_int8.onnx"
+    twin = export_float(net, float_path, e.opset, metadata, variables_as_width=npu)
+    calibration = [to_onnx_layout(b, npu) for b in trained.data.calibration_batches(e.calibration_batches)]
+    x = np.concatenate(calibration)
+    with torch.no_grad():
+        torch_logits = twin(torch.from_numpy(x)).numpy()
+    max_diff = float(np.abs(run_onnx(float_path, x) - torch_logits).max())
+    # relative to the logits' size (at least 1): folding BN reorders float sums, so deep nets with
+    # large logits differ by ~1e-4 of their magnitude without being wrong
+    rel_diff = max_diff / max(1.0, float(np.abs(torch_logits).max()))
+    if rel_diff > e.tolerance:
+        raise RuntimeError(f"float ONNX differs from torch by {rel_diff:.2e} (relative) > export.tolerance={e.tolerance}")
+    q = cfg.quant
+    percentile = q.percentile if q.calibration == "percentile" else None
+    quantize_int8(float_path, int8_path, calibration, metadata, pow2=npu, percentile=percentile)
+    return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}
+
+
+def _qat(cfg: RunConfig, trained: Trained):
+    module, q = trained.module, cfg.quant
+    return qat_finetune(module.net, trained.data.fit_tensors(), q.qat_steps, q.qat_lr, pow2=cfg.device.has_npu,
+                        batch_size=cfg.data.batch_size, seed=cfg.seed,
+                        augment_batch=lambda x, step: augment(x, module.augment, batch_seed(cfg.seed, step)),
+                        label_smoothing=module.cfg.label_smoothing)
+
+
+def export_stage(cfg: RunConfig, trained: Trained, genotype: Genotype, out_dir: Path) -> Exported:
+    npu = cfg.device.has_npu
+    metadata = {"class_names": trained.data.splits.class_names, "preprocessing": trained.data.splits.info,
+                "genotype": genotype.to_json(), "device": cfg.device.name,
+                "input_layout": "N,1,L,C" if npu else "N,C,L,1", "quantization": "pow2" if npu else "qdq-int8"}
+    metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+    exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu,
+                        _write_both(trained.module.net, cfg, trained, out_dir, metadata))
+    if cfg.quant.qat:
+        exported.ptq = {"float": exported.float_path.read_bytes(), "int8": exported.int8_path.read_bytes()}
+        net, qat = _qat(cfg, trained)
+        exported.info = {**_write_both(net, cfg, trained, out_dir, metadata), "ptq": exported.info, "qat": qat}
+    info = exported.info
+    graph, int8 = onnx.load(str(exported.float_path)), onnx.load(str(exported.int8_path))
+    scales = read_scales(int8)
+    scheme = ("power-of-two scales: per-channel symmetric int8 weights, per-tensor symmetric int8 activations, "
+              "int32 biases" if npu else "onnxruntime QDQ: per-channel symmetric int8 weights, "
+              "per-tensor asymmetric int8 activations, int32 biases")
+    info.update({
+        "quant": {"scheme": scheme, **{k: len(v) if isinstance(v, list) else v for k, v in scales.items()}},
+        "onnx_params": stored_parameters(graph), "onnx_macs": conv_gemm_macs(graph),
+        "model_onnx_bytes": os.path.getsize(exported.float_path),
+        "model_int8_onnx_bytes": os.path.getsize(exported.int8_path),
+    })
+    if npu:
+        rules = check_npu_rules(int8)
+        off_scheme = scales["non_pow2"] + scales["nonzero_zero_points"] + scales["bias_over_24_bit"]
+        rules["violations"] += [{"node": name, "op": "QuantizeLinear/DequantizeLinear", "rule": "NPU quantization",
+                                 "detail": "not a power-of-two scale, zero point 0 or 24-bit bias"}
+                                for name in off_scheme]
+        info["npu_rules"] = rules
+    return exported

@@ -1,0 +1,89 @@
+"""Search stage: the DARTS supernet in a Trainer, under the resource penalty and the device's rules;
+returns the kept genotype, stepped down to the device's flash if it was over it (``repair_flash``),
+written once as genotype.json, and what the search did."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import OmegaConf
+
+from ..callbacks.alpha_monitor import AlphaMonitor
+from ..callbacks.penalty import ResourcePenalty
+from ..config import RunConfig, search_checkpoint
+from ..data.datamodule import TimeSeriesDataModule
+from ..devices import repair_flash, search_callbacks
+from ..errors import UserInputError
+from ..modules.search import DARTSSearchModule
+from ..search_space.cost import ExpectedCost
+from ..search_space.genotype import Genotype
+from ..search_space.layout import NetShape
+from ..search_space.supernet import SuperNet
+from .trainer import budget, make_trainer
+
+
+@dataclass
+class Searched:
+    genotype: Genotype
+    info: dict  # report.json's "search" block
+
+
+def check_resumable(path: Path, module: L.LightningModule) -> None:
+    """Refuses, before a Trainer writes anything into the run, a checkpoint that is not readable as plain
+    tensors (empty, truncated, or carrying code: ``weights_only``) or belongs to another network."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        weights = state["state_dict"]
+    except Exception:  # noqa: BLE001 - torch raises many types for a bad file; all mean "cannot resume"
+        raise UserInputError(f"resume: {path} cannot continue this search (not a plain-tensor Lightning checkpoint: "
+                             "empty, truncated, or holding code)") from None
+    try:
+        module.load_state_dict(weights)  # only a check: fit restores it again
+    except (RuntimeError, KeyError, TypeError):
+        raise UserInputError(f"resume: {path} cannot continue this search (its tensors are another network's: "
+                             "another preset, data shape or version)") from None
+
+
+def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, out_dir: Path) -> Searched:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = dm.with_phase("search")
+    epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
+    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels)
+    augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
+    module = DARTSSearchModule(net, cfg.search, shape.classes, steps, augment, cfg.seed)
+    cost = ExpectedCost(shape)
+    callbacks = [
+        ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
+        AlphaMonitor(cost),
+        # last.ckpt after every epoch, for resume= (Lightning 2.6 writes save_last only beside a top-k save)
+        ModelCheckpoint(dirpath=search_checkpoint(out_dir).parent, filename=search_checkpoint(out_dir).stem,
+                        enable_version_counter=False),
+        *search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, shape),
+    ]
+    resume = search_checkpoint(cfg.resume) if cfg.resume else None
+    if resume:
+        check_resumable(resume, module)
+    trainer = make_trainer(cfg, out_dir, "search", epochs, steps, callbacks)
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
+    genotype = Genotype(**{**module.best_genotype.__dict__, "meta": {
+        "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
+        "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
+    }})
+    genotype, repairs = repair_flash(genotype, cfg.device, shape)
+    if trainer.is_global_zero:
+        genotype.save(out_dir / "genotype.json")
+    entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}
+               for t, (a, b) in module.entropy.items()}
+    info = {"epochs": epochs, "steps": steps, "alpha_steps": steps - module.warmup_steps,
+            "best_epoch": module.best_epoch, "val_acc": module.best_val_acc, "val_loss": module.best_val_loss,
+            "alpha_entropy": entropy, "world_size": trainer.world_size, "rank_alpha_max_diff": module.rank_alpha_diff}
+    if repairs:  # the searched cell was over the device's flash: the fitting one replaces it
+        info["budget_repairs"] = repairs
+    return Searched(genotype, info)

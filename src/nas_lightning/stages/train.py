@@ -1,0 +1,45 @@
+"""Train stage: the genotype's fixed network trained from scratch for the step budget. The last
+weights are kept (train/last.ckpt) for export and the final evaluation; with ``train.fit_on=train``
+the validation accuracy is measured here. The test split is not touched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+
+from ..callbacks.confusion import ConfusionMatrixPlot
+from ..config import RunConfig
+from ..data.datamodule import TimeSeriesDataModule
+from ..modules.retrain import GenotypeRetrainModule
+from ..search_space.genotype import Genotype
+from ..search_space.layout import NetShape
+from ..search_space.network import FixedNet
+from .trainer import budget, make_trainer
+
+
+@dataclass
+class Trained:
+    module: GenotypeRetrainModule
+    trainer: L.Trainer  # kept for the final test (its callbacks draw the confusion matrix)
+    data: TimeSeriesDataModule  # in the fit phase: what QAT fine-tunes on
+    info: dict  # report.json's "train" block, before the test figures join it
+
+
+def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, genotype: Genotype, out_dir: Path) -> Trained:
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = dm.with_phase(cfg.train.fit_on)
+    epochs, steps = budget(cfg.train.epochs, cfg.train.steps, data.steps_per_epoch())
+    net = FixedNet(genotype, shape)
+    augment = cfg.augment.for_stage("train", cfg.data.cuts_windows)
+    module = GenotypeRetrainModule(net, cfg.train, shape.classes, augment, cfg.seed)
+    held_out = cfg.train.fit_on == "train"
+    trainer = make_trainer(cfg, out_dir, "train", epochs, steps, [ConfusionMatrixPlot(out_dir, dm.splits.class_names)],
+                           **({} if held_out else {"limit_val_batches": 0}))
+    trainer.fit(module, datamodule=data)
+    trainer.save_checkpoint(out_dir / "checkpoints" / "train" / "last.ckpt", weights_only=True)
+    val_acc = float(trainer.validate(module, datamodule=data, verbose=False)[0]["val/acc"]) if held_out else None
+    info = {"fit_on": cfg.train.fit_on, "epochs": epochs, "steps": steps, "val_acc": val_acc,
+            "params_trained": sum(p.numel() for p in net.parameters())}
+    return Trained(module, trainer, data, info)

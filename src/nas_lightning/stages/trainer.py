@@ -1,0 +1,34 @@
+"""The Lightning Trainer the search and train stages run in, and their step budgets."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from ..callbacks.progress import ProgressLines
+from ..config import RunConfig
+
+MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
+
+
+def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: int, callbacks: list,
+                 **extra) -> L.Trainer:
+    options = dict(cfg.trainer)
+    options.setdefault("enable_progress_bar", sys.stdout.isatty())  # a bar on a terminal; in pipes, ProgressLines
+    options.setdefault("enable_model_summary", False)
+    options.setdefault("deterministic", True)  # same seed, same genotype; GPU configs relax it to "warn"
+    options.setdefault("check_val_every_n_epoch", max(1, epochs // MAX_VALIDATIONS))
+    return L.Trainer(
+        max_epochs=epochs, default_root_dir=str(out_dir), callbacks=[*callbacks, ProgressLines(name, steps)],
+        logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options, **extra,
+    )
+
+
+def budget(epochs: int | None, steps: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(epochs, batches): ``epochs`` when set, else enough epochs for ``steps`` batches."""
+    epochs = epochs or math.ceil(steps / steps_per_epoch)
+    return epochs, epochs * steps_per_epoch

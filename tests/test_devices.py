@@ -6,7 +6,8 @@ import pytest
 
 from nas_lightning.config import DeviceConfig
 from nas_lightning.config import group_options
-from nas_lightning.devices import check_preset_can_fit, fit_line, npu_spec, verdict
+from nas_lightning.devices import check_preset_can_fit, npu_spec, verdict
+from nas_lightning.summary import fit_line
 from nas_lightning.errors import UserInputError
 from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.memory import network_memory, smallest_genotype

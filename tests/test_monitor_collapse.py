@@ -4,11 +4,14 @@ skip_connect in the genotype a real search derives."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_lightning.config import SearchConfig
 from nas_lightning.errors import UserInputError
+from nas_lightning.modules.alpha_terms import BetaDecay
 from nas_lightning.modules.search import DARTSSearchModule
+from nas_lightning.search_space.ops import PRIMITIVES
 from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.supernet import SuperNet
 
@@ -29,9 +32,23 @@ def test_beta_decay_gradient_is_softmax_over_edges():
         for a in net.arch_parameters():
             a.normal_()
     module = DARTSSearchModule(net, SearchConfig(beta_decay=1.0), 3, total_steps=10)
-    grads = torch.autograd.grad(module.beta_decay_loss(), net.arch_parameters())
+    (decay,) = [t for t in module.alpha_terms if isinstance(t, BetaDecay)]
+    grads = torch.autograd.grad(decay.loss(module.alphas_by_cell()), net.arch_parameters())
     for a, g in zip(net.arch_parameters(), grads):
         torch.testing.assert_close(g, torch.softmax(a.detach(), -1) / a.shape[0])
+
+
+def test_banned_ops_are_masked_out_of_every_softmax_and_the_genotype():
+    torch.manual_seed(0)
+    net = SuperNet(NetShape(MacroSpec(3, 3, 2, 3, 2), 2, 32, 3), banned=("avg_pool_3x1",))
+    col = PRIMITIVES.index("avg_pool_3x1")
+    with torch.no_grad():
+        net.alphas_normal[:, col] = 10.0  # would win every edge if it were allowed
+    module = DARTSSearchModule(net, SearchConfig(), 3, total_steps=10)
+    assert torch.softmax(module.alphas_by_cell()["normal"], -1)[:, col].eq(0).all()
+    assert all(op != "avg_pool_3x1" for op, _ in net.genotype().normal)
+    F.cross_entropy(net(torch.randn(4, 2, 32)), torch.tensor([0, 1, 2, 0])).backward()
+    assert net.alphas_normal.grad[:, col].eq(0).all() and net.alphas_normal.grad.abs().sum() > 0
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """What ``device=…`` promises: the search space fits its NPU, the preset can fit its memory, and the
-exported model is judged against both (the fit verdict and the summary line).
+exported model is judged against both (the fit verdict; summary.py words it).
 
 Choices: on NPU devices ``init_channels`` is rounded up to a multiple of 4, which makes every
 channel count of the layout a multiple of 4 (stem = multiplier x init, cells double it, concat
@@ -9,14 +9,12 @@ arithmetic as a 1-D conv over C channels), so at most 8 variables are accepted o
 Local average pooling is removed from the NPU search (the NPU pools averages only globally).
 
 Memory by construction: a preset whose smallest network is over budget is refused before the
-search; the search carries a hinge on expected flash/SRAM (callbacks/budget.py); and a searched
+search; the search carries a hinge on expected flash/SRAM (``MemoryBudget`` in modules/alpha_terms.py); and a searched
 genotype still over the flash has its convs stepped down (``repair_flash``). SRAM is set mostly by
 the preset (channels x length x fan-out), so it is guarded up front and by the hinge only.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 import math
 
@@ -101,37 +99,20 @@ def verdict(device: DeviceConfig, memory: Memory, npu: dict | None, preset_chang
     return report
 
 
-def fit_line(device: dict, memory: dict) -> str:
-    """``fits F28P55: flash 23.1/512 KB, SRAM 9.8/128 KB, NPU rules OK``."""
-    def part(label: str, used: float, limit) -> str:
-        return f"{label} {used:.1f}/{limit:g} KB" if limit is not None else f"{label} {used:.1f} KB (no limit)"
-
-    head = "fits" if device["ok"] else "does NOT fit"
-    parts = [part("flash", memory["flash_kb"], device["flash_kb"]), part("SRAM", memory["sram_kb"], device["sram_kb"])]
-    if "npu" in device:
-        n = device["npu"]
-        rules = "NPU rules OK" if not n["violations"] else f"NPU rules BROKEN ({len(n['violations'])} violations)"
-        if n["warnings"]:  # named and grouped: "10 warnings" alone tells a user nothing
-            groups = Counter(f"{w['op']} {w['rule']}" for w in n["warnings"])
-            rules += ", warnings: " + "; ".join(f"{text} (x{count})" for text, count in groups.items())
-        parts.append(rules)
-    return f"{head} {device['name']}: " + ", ".join(parts)
+def banned_ops(device: DeviceConfig) -> tuple[str, ...]:
+    """Ops masked out of the search on this device: local average pooling on NPU devices."""
+    return tuple(NPU_BANNED_OPS) if device.has_npu else ()
 
 
-def search_callbacks(device: DeviceConfig, weight: float, target: float, shape: NetShape) -> list:
-    """The memory-budget hinge on limited devices; no local average pooling on NPU devices."""
-    from .callbacks.banned_ops import BannedOps
-    from .callbacks.budget import MemoryBudget
+def budget_terms(device: DeviceConfig, weight: float, target: float, shape: NetShape) -> list:
+    """The memory-budget hinge for the alpha step, on devices with a stated flash or SRAM."""
+    from .modules.alpha_terms import MemoryBudget
     from .search_space.memory import ExpectedMemory
 
-    callbacks: list = []
     limits = limits_bytes(device)
-    if any(v is not None for v in limits.values()):
-        expected = ExpectedMemory(shape)
-        callbacks.append(MemoryBudget(expected, limits["flash"], limits["sram"], weight, target))
-    if device.has_npu:
-        callbacks.append(BannedOps(NPU_BANNED_OPS))
-    return callbacks
+    if all(v is None for v in limits.values()):
+        return []
+    return [MemoryBudget(ExpectedMemory(shape), limits["flash"], limits["sram"], weight, target)]
 
 
 CHEAPER = {"conv_bn_relu_7x1": "conv_bn_relu_5x1", "conv_bn_relu_5x1": "conv_bn_relu_3x1",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
-from .devices import fit_line
 from .stages.evaluate import CHANCE_MARGIN
 
 log = logging.getLogger(__name__)
@@ -14,6 +14,23 @@ STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def fit_line(device: dict, memory: dict) -> str:
+    """``fits F28P55: flash 23.1/512 KB, SRAM 9.8/128 KB, NPU rules OK``."""
+    def part(label: str, used: float, limit) -> str:
+        return f"{label} {used:.1f}/{limit:g} KB" if limit is not None else f"{label} {used:.1f} KB (no limit)"
+
+    head = "fits" if device["ok"] else "does NOT fit"
+    parts = [part("flash", memory["flash_kb"], device["flash_kb"]), part("SRAM", memory["sram_kb"], device["sram_kb"])]
+    if "npu" in device:
+        n = device["npu"]
+        rules = "NPU rules OK" if not n["violations"] else f"NPU rules BROKEN ({len(n['violations'])} violations)"
+        if n["warnings"]:  # named and grouped: "10 warnings" alone tells a user nothing
+            groups = Counter(f"{w['op']} {w['rule']}" for w in n["warnings"])
+            rules += ", warnings: " + "; ".join(f"{text} (x{count})" for text, count in groups.items())
+        parts.append(rules)
+    return f"{head} {device['name']}: " + ", ".join(parts)
 
 
 def print_summary(report: dict, out_dir: Path) -> None:

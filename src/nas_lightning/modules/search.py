@@ -5,8 +5,8 @@ order or unrolled), then a weight step on the weight half (alphas detached, so n
 are computed there). The first ``warmup_steps`` batches make weight steps only; the weight learning
 rate follows a cosine over all ``total_steps`` batches. Weight batches are augmented like the
 retrain's (``augment``), so the supernet does not memorise a small weight half and leave the
-alphas nothing to learn from; alpha batches are not. Resource penalties join the alpha step from callbacks through
-``on_before_optimizer_step``; the β-DARTS decay (``search.beta_decay``) joins it here. After every
+alphas nothing to learn from; alpha batches are not. The alpha step minimises the validation loss plus
+every term of ``alpha_terms`` (resource penalty, memory budget, β-DARTS decay: alpha_terms.py). After every
 validation after the warm-up the genotype is derived; the one with the lowest validation loss is
 kept (not the last: DARTS drifts to skip_connect late; not the best accuracy: a dozen validation
 series reach 100 % early and stay there). How far the alphas moved (mean op entropy per cell type,
@@ -32,13 +32,15 @@ from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
 from ..data.augment import augment, batch_seed
 from ..search_space.genotype import CELL_TYPES, Genotype
 from ..search_space.supernet import SuperNet, mean_entropy
+from .alpha_terms import BetaDecay
 from .architect import unrolled_alpha_grads
 
 
 class DARTSSearchModule(L.LightningModule):
     def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int, total_steps: int,
-                 augment_cfg: AugmentConfig | None = None, seed: int = 0):
+                 augment_cfg: AugmentConfig | None = None, seed: int = 0, alpha_terms: list = ()):
         super().__init__()
+        self.alpha_terms = list(alpha_terms) + ([BetaDecay(cfg.beta_decay, total_steps)] if cfg.beta_decay > 0 else [])
         self.augment, self.seed = augment_cfg or AugmentConfig(), seed
         self.total_steps = total_steps
         self.warmup_steps = min(int(cfg.warmup * total_steps), total_steps - 1)
@@ -76,29 +78,9 @@ class DARTSSearchModule(L.LightningModule):
     def mean_entropy(self) -> dict[str, float]:
         return {t: float(mean_entropy(torch.softmax(a.detach(), -1))) for t, a in self.alphas_by_cell().items()}
 
-    def alphas_by_cell(self) -> dict[str, torch.nn.Parameter]:
-        return {t: self.supernet.alpha(t) for t in CELL_TYPES}
-
-    def add_alpha_gradient(self, loss: torch.Tensor) -> None:
-        """Adds d loss / d alphas to the alphas' gradients: how callbacks (resource penalty, memory
-        budget) join the alpha step, from ``on_before_optimizer_step`` of the alpha optimizer."""
-        alphas = self.supernet.arch_parameters()
-        for a, g in zip(alphas, torch.autograd.grad(loss, alphas, allow_unused=True)):
-            if g is not None:
-                a.grad = g if a.grad is None else a.grad + g
-
-    def is_alpha_optimizer(self, optimizer) -> bool:
-        params = optimizer.param_groups[0]["params"]
-        return any(params[0] is a for a in self.supernet.arch_parameters())
-
-    def beta_decay_weight(self, batch: int) -> float:
-        """β-DARTS ramps its weight linearly over the search (Ye et al., 2022)."""
-        return self.cfg.beta_decay * (batch + 1) / self.total_steps
-
-    def beta_decay_loss(self) -> torch.Tensor:
-        """Mean log-sum-exp of each edge's alphas: its gradient, softmax(alpha) / edges, pulls the
-        strongest ops down most, keeping the distributions from collapsing onto one op early."""
-        return sum(torch.logsumexp(a, dim=-1).mean() for a in self.alphas_by_cell().values())
+    def alphas_by_cell(self) -> dict[str, torch.Tensor]:
+        """Op logits by cell type (banned ops at -inf), in the graph of the alpha parameters."""
+        return {t: self.supernet.logits(t) for t in CELL_TYPES}
 
     def _alpha_step(self, a_opt, weight_batch, alpha_batch, batch: int) -> dict[str, torch.Tensor]:
         """One architecture step; returns what to log (logged by the caller: Lightning drops a
@@ -112,14 +94,16 @@ class DARTSSearchModule(L.LightningModule):
             loss = F.cross_entropy(self.supernet(x), y)
             grads = torch.autograd.grad(loss, alphas)
         stats = {"search/alpha_loss": loss.detach()}
-        if self.cfg.beta_decay > 0:
-            beta = self.beta_decay_weight(batch) * self.beta_decay_loss()
-            decay = torch.autograd.grad(beta, alphas, allow_unused=True)  # edge betas take no decay
-            grads = [g if b is None else g + b for g, b in zip(grads, decay)]
-            stats["search/beta_decay_loss"] = beta.detach()
+        extra, by_cell = None, self.alphas_by_cell()
+        for term in self.alpha_terms:
+            term_loss, logs = term(by_cell, batch)
+            extra = term_loss if extra is None else extra + term_loss
+            stats.update({k: v.detach() for k, v in logs.items()})
+        if extra is not None and extra.requires_grad:  # edge betas take none of these terms
+            grads = [g if e is None else g + e for g, e in zip(grads, torch.autograd.grad(extra, alphas, allow_unused=True))]
         for a, g in zip(alphas, grads):
             a.grad = self.trainer.strategy.reduce(g.detach(), reduce_op="mean")
-        a_opt.step()  # resource-penalty callbacks add their gradients just before this step
+        a_opt.step()
         a_opt.zero_grad(set_to_none=True)  # the weight step's DDP reducer must find alphas without gradients
         return stats
 

@@ -124,10 +124,12 @@ class SearchCell(nn.Module):
 class SuperNet(nn.Module):
     """Stem → cells → global average pool → linear. Alphas (and, with ``partial`` > 1, edge betas) are
     registered parameters. ``checkpoint`` recomputes each cell in the backward pass instead of keeping
-    its activations (less memory, more time)."""
+    its activations (less memory, more time). ``banned`` ops (a device's rules) are masked out of every
+    softmax: zero weight in the supernet, never derived, invisible to the cost terms."""
 
-    def __init__(self, shape: NetShape, checkpoint: bool = False, partial: int = 1):
+    def __init__(self, shape: NetShape, checkpoint: bool = False, partial: int = 1, banned: tuple[str, ...] = ()):
         super().__init__()
+        self.register_buffer("banned", torch.tensor([op in banned for op in PRIMITIVES]), persistent=False)
         spec = self.spec = shape.spec
         self.checkpoint = checkpoint
         self.stem = conv_bn(shape.channels, stem_channels(spec), STEM_KERNEL, relu=False, affine=False)
@@ -153,6 +155,10 @@ class SuperNet(nn.Module):
     def alpha(self, cell_type: str) -> nn.Parameter:
         return self.alphas_reduce if cell_type == "reduce" else self.alphas_normal
 
+    def logits(self, cell_type: str) -> torch.Tensor:
+        """The cell type's op logits: its alphas with banned ops at -inf."""
+        return self.alpha(cell_type).masked_fill(self.banned, float("-inf"))
+
     def edge_weights(self, cell_type: str) -> torch.Tensor | None:
         """Per edge, the softmax of its beta over the edges entering the same node (None: no betas)."""
         if self.betas is None:
@@ -161,7 +167,7 @@ class SuperNet(nn.Module):
         return torch.cat([F.softmax(beta[nodes == d], 0) for d in range(1, self.spec.nodes_per_layer + 1)])
 
     def forward(self, x: torch.Tensor, detach_alphas: bool = False) -> torch.Tensor:
-        probs = {t: (F.softmax(self.alpha(t), dim=-1), self.edge_weights(t)) for t in CELL_TYPES}
+        probs = {t: (F.softmax(self.logits(t), dim=-1), self.edge_weights(t)) for t in CELL_TYPES}
         if detach_alphas:
             probs = {t: tuple(None if p is None else p.detach() for p in w) for t, w in probs.items()}
         s = self.stem(x)
@@ -174,6 +180,6 @@ class SuperNet(nn.Module):
         return self.classifier(s.mean(-1))
 
     def genotype(self, max_skip: int | None = None) -> Genotype:
-        alphas = {t: self.alpha(t).detach() for t in CELL_TYPES}
+        alphas = {t: self.logits(t).detach() for t in CELL_TYPES}
         edges = {t: w.detach() for t in CELL_TYPES if (w := self.edge_weights(t)) is not None}
         return derive_genotype(alphas, self.spec.fanout_concat, max_skip, edges or None)

@@ -14,11 +14,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
 
 from ..callbacks.alpha_monitor import AlphaMonitor
-from ..callbacks.penalty import ResourcePenalty
 from ..config import RunConfig, search_checkpoint
 from ..data.datamodule import TimeSeriesDataModule
-from ..devices import repair_flash, search_callbacks
+from ..devices import banned_ops, budget_terms, repair_flash
 from ..errors import UserInputError
+from ..modules.alpha_terms import ResourcePenalty
 from ..modules.search import DARTSSearchModule
 from ..search_space.cost import ExpectedCost
 from ..search_space.genotype import Genotype
@@ -55,17 +55,17 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, out_
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
-    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels)
+    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, banned_ops(cfg.device))
     augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
-    module = DARTSSearchModule(net, cfg.search, shape.classes, steps, augment, cfg.seed)
     cost = ExpectedCost(shape)
+    terms = [ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
+             *budget_terms(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, shape)]
+    module = DARTSSearchModule(net, cfg.search, shape.classes, steps, augment, cfg.seed, terms)
     callbacks = [
-        ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
         AlphaMonitor(cost),
         # last.ckpt after every epoch, for resume= (Lightning 2.6 writes save_last only beside a top-k save)
         ModelCheckpoint(dirpath=search_checkpoint(out_dir).parent, filename=search_checkpoint(out_dir).stem,
                         enable_version_counter=False),
-        *search_callbacks(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, shape),
     ]
     resume = search_checkpoint(cfg.resume) if cfg.resume else None
     if resume:

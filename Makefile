@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-sweep figures-target readme clean
+.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-partial figures-sweep figures-target readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,10 +31,12 @@ test-full: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python experiments/bench_search.py --presets s m l --out docs/figures/bench.md
 	$(BIN)/python experiments/bench_search.py --presets s m l --checkpoint --out docs/figures/bench_checkpoint.md
+	$(BIN)/python experiments/bench_search.py --presets s m l --partial 4 --out docs/figures/bench_partial.md
 
 # TI's NAS beside ours (TI=<a tinyml-tensorlab checkout>)
 bench-ti: $(INSTALLED)
 	$(BIN)/python experiments/bench_search.py --against-ti $(TI) --presets m l xl --out docs/figures/against_ti.md
+	$(BIN)/python experiments/bench_search.py --against-ti $(TI) --presets m l xl --partial 4 --out docs/figures/against_ti_partial.md
 
 # README figures: each command writes docs/figures/<name>.md (its first line names the command), then
 # `make readme` copies them into README.md's marked blocks. Run them one at a time, on a quiet machine.
@@ -47,6 +49,9 @@ figures-threads: $(INSTALLED)
 figures-quality: $(INSTALLED)
 	$(BIN)/python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 5 --out experiments/quality
 
+figures-partial: $(INSTALLED)
+	$(BIN)/python experiments/partial_quality.py --preset l --partial 1 4 --out experiments/partial
+
 figures-sweep: $(INSTALLED)
 	$(BIN)/python experiments/sweep_figure.py
 
@@ -56,7 +61,7 @@ figures-target: $(INSTALLED)
 readme: $(INSTALLED)
 	$(BIN)/python experiments/readme_figures.py
 
-figures: figures-default figures-threads bench figures-quality figures-sweep figures-target
+figures: figures-default figures-threads bench figures-quality figures-partial figures-sweep figures-target
 	$(MAKE) readme
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png

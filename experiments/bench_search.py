@@ -33,7 +33,8 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
     from lightning.pytorch.utilities import CombinedLoader
     from torch.utils.data import DataLoader, TensorDataset
 
-    from nas_lightning.config import compose_config, register, validate
+    from nas_lightning.config import register, validate
+    from nas_lightning.config_files import compose_config
     from nas_lightning.modules.search import DARTSSearchModule
     from nas_lightning.search_space.layout import MacroSpec, NetShape
     from nas_lightning.search_space.supernet import SuperNet
@@ -90,7 +91,8 @@ def measure_ti(checkout: str, preset: str, batch: int, length: int, epochs: int,
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from nas_lightning.config import compose_config, register, validate
+    from nas_lightning.config import register, validate
+    from nas_lightning.config_files import compose_config
 
     register()
     p = validate(compose_config([f"preset={preset}"])).preset

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from nas_lightning.config import compose_config, register, validate
+from nas_lightning.config import register, validate
+from nas_lightning.config_files import compose_config
 
 register()
 TINY = ["preset=s", "preset.init_channels=4", "search.epochs=1", "train.epochs=20", "data.samples_per_class=40"]  # learns past chance (else exit 4)
@@ -40,13 +41,14 @@ def compose_run_config(overrides: list[str]):
 def search_only(overrides: list[str], out_dir: Path):
     """The real search stage alone, in-process: (its result, the network shape, the datamodule)."""
     from nas_lightning.data.datamodule import TimeSeriesDataModule
+    from nas_lightning.devices import Device
     from nas_lightning.search_space.layout import MacroSpec, NetShape
     from nas_lightning.stages.search import search_stage
 
     cfg = compose_run_config(overrides)
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     shape = NetShape(MacroSpec.from_config(cfg.preset), dm.num_channels, dm.input_length, dm.num_classes)
-    return search_stage(cfg, dm, shape, out_dir), shape, dm
+    return search_stage(cfg, dm, shape, Device(cfg.device), out_dir), shape, dm
 
 
 def run_cli(args: list[str], run_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:

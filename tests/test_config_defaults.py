@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from nas_lightning.config import CONF_DIR, RunConfig, compose_config, group_options
+from nas_lightning.config import CONF_DIR, RunConfig
+from nas_lightning.config_files import compose_config, group_options
 
 SCHEMA = OmegaConf.structured(RunConfig)
 # trainer options go to lightning.Trainer as they are (no schema); hydra/ configures Hydra itself

@@ -5,8 +5,8 @@ end-to-end promises: NPU rules and pow2 scales on F28P55, int8 within 1 pt of fl
 import pytest
 
 from nas_lightning.config import DeviceConfig
-from nas_lightning.config import group_options
-from nas_lightning.devices import check_preset_can_fit, npu_spec, verdict
+from nas_lightning.config_files import group_options
+from nas_lightning.devices import Device, npu_spec
 from nas_lightning.summary import fit_line
 from nas_lightning.errors import UserInputError
 from nas_lightning.search_space.layout import MacroSpec, NetShape
@@ -42,10 +42,10 @@ def test_preset_that_cannot_fit_is_refused_with_a_proposal():
     spec = MacroSpec(20, 6, 8, 3, 4)  # xxl
     with pytest.raises(UserInputError, match=r"preset=xxl cannot fit device=tiny: even its smallest network needs "
                                              r"flash 36\.\d/20 KB; try preset=xl"):
-        check_preset_can_fit(tiny, "xxl", NetShape(spec, 3, 256, 4))
+        Device(tiny).check_preset_can_fit("xxl", NetShape(spec, 3, 256, 4))
     with pytest.raises(UserInputError, match="no preset fits"):
-        check_preset_can_fit(DeviceConfig(name="none", sram_kb=1), "s", NetShape(MacroSpec(3, 4, 1, 3, 4), 3, 256, 4))
-    assert check_preset_can_fit(DeviceConfig(name="roomy", flash_kb=512, sram_kb=128), "xxl", NetShape(spec, 3, 256, 4))
+        Device(DeviceConfig(name="none", sram_kb=1)).check_preset_can_fit("s", NetShape(MacroSpec(3, 4, 1, 3, 4), 3, 256, 4))
+    assert Device(DeviceConfig(name="roomy", flash_kb=512, sram_kb=128)).check_preset_can_fit("xxl", NetShape(spec, 3, 256, 4))
 
 
 def test_verdict_and_summary_line():
@@ -53,15 +53,15 @@ def test_verdict_and_summary_line():
     m = network_memory(smallest_genotype(4, 4), NetShape(spec, 3, 256, 4))
     rule = "not in TI's supported layer list"
     npu = {"violations": [], "warnings": [{"op": "Concat", "rule": rule}] * 2 + [{"op": "Add", "rule": rule}]}
-    ok = verdict(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True), m, npu, {})
+    ok = Device(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True)).verdict(m, npu, {})
     assert ok["ok"] and ok["flash_share"] == m.flash_bytes / (512 * 1024)
     assert fit_line(ok, m.as_dict()) == (f"fits F28P55: flash {m.flash_bytes / 1024:.1f}/512 KB, SRAM "
                                          f"{m.sram_bytes / 1024:.1f}/128 KB, NPU rules OK, warnings: Concat {rule} (x2); "
                                          f"Add {rule} (x1)")
-    small = verdict(DeviceConfig(name="small", flash_kb=1, sram_kb=None), m, None, {})
+    small = Device(DeviceConfig(name="small", flash_kb=1, sram_kb=None)).verdict(m, None, {})
     assert not small["ok"] and small["over"] == ["flash"] and small["sram_share"] is None
     assert fit_line(small, m.as_dict()).startswith("does NOT fit small: flash")
-    broken = verdict(DeviceConfig(name="npu", has_npu=True), m, {"violations": [{}], "warnings": []}, {})
+    broken = Device(DeviceConfig(name="npu", has_npu=True)).verdict(m, {"violations": [{}], "warnings": []}, {})
     assert not broken["ok"] and "NPU rules BROKEN (1 violations)" in fit_line(broken, m.as_dict())
 
 
@@ -104,7 +104,6 @@ def test_int8_within_one_point_of_float(tmp_path, args):
 
 
 def test_repair_steps_convs_down_until_flash_fits():
-    from nas_lightning.devices import repair_flash
     from nas_lightning.search_space.genotype import Genotype
 
     spec = MacroSpec(6, 4, 4, 3, 4)
@@ -113,7 +112,7 @@ def test_repair_steps_convs_down_until_flash_fits():
     full = network_memory(g, NetShape(spec, 3, 64, 4)).flash_bytes
     low = network_memory(smallest_genotype(4, 4), NetShape(spec, 3, 64, 4)).flash_bytes
     limit_kb = (low + (full - low) / 3) / 1024
-    fixed, changes = repair_flash(g, DeviceConfig(name="d", flash_kb=limit_kb), NetShape(spec, 3, 64, 4))
+    fixed, changes = Device(DeviceConfig(name="d", flash_kb=limit_kb)).repair_flash(g, NetShape(spec, 3, 64, 4))
     assert changes and network_memory(fixed, NetShape(spec, 3, 64, 4)).flash_bytes <= limit_kb * 1024
     assert all(op != "skip_connect" or (k == 3) for t in ("normal", "reduce") for k, (op, _) in enumerate(fixed.cell(t)[0]))
-    assert repair_flash(g, DeviceConfig(name="big", flash_kb=1024), NetShape(spec, 3, 64, 4)) == (g, [])
+    assert Device(DeviceConfig(name="big", flash_kb=1024)).repair_flash(g, NetShape(spec, 3, 64, 4)) == (g, [])

@@ -13,8 +13,8 @@ SEARCH_SCALARS = [
     *(f"alpha/{s}_{t}_{w}" for s in ("entropy", "skip_share") for t in ("normal", "reduce") for w in ("step", "epoch")),
     "cost/expected_params", "cost/expected_deployed", "cost/expected_macs",
     "search/weight_loss_step", "search/alpha_loss_epoch", "search/train_acc_epoch", "search/val_loss",
-    "search/val_acc", "search/beta_decay_loss_epoch", "search/w_lr", "search/penalty_epoch",
-    "search/expected_deployed_epoch", "search/budget_hinge_epoch", "search/expected_flash_kb_epoch",
+    "search/val_acc", "search/w_lr", "search/beta_decay_loss", "search/penalty", "search/expected_deployed",
+    "search/budget_hinge", "search/expected_flash_kb", "search/expected_sram_kb",
 ]
 TRAIN_SCALARS = ["train/loss_step", "train/acc_epoch", "train/lr", "val/loss", "val/acc", "test/acc", "test/macro_f1"]
 

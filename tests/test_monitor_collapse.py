@@ -58,7 +58,7 @@ def test_beta_decay_keeps_the_search_less_decided(tmp_path):
     for t in ("normal", "reduce"):
         tag = f"alpha/entropy_{t}_epoch"
         assert decayed.Scalars(tag)[-1].value > plain.Scalars(tag)[-1].value
-    assert "search/beta_decay_loss_epoch" not in plain.Tags()["scalars"]
+    assert "search/beta_decay_loss" not in plain.Tags()["scalars"]
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@ evaluate stage, after every fit and the quantization-aware fine-tune have finish
 
 import lightning as L
 
-from nas_lightning.config import compose_config, validate
+from nas_lightning.config import validate
+from nas_lightning.config_files import compose_config
 from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.pipeline import run
 from nas_lightning.stages import export as export_stage_module

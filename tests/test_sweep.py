@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from nas_lightning.report import pareto_front, write_report
 
@@ -38,6 +39,7 @@ def test_report_from_a_real_run_and_refusal_of_an_empty_dir(tiny_run, tmp_path):
     assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "sweep_dir=" in empty.stderr
 
 
+@pytest.mark.slow  # a whole CLI run or several: make test-full
 def test_joblib_multirun_sweep_and_its_report(tmp_path):
     sweep = tmp_path / "multirun"
     args = ["--multirun", "hydra/launcher=parallel", "preset=s", "mode=Memory,Compute", "search.epochs=1",

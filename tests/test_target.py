@@ -102,6 +102,7 @@ def test_impossible_targets_are_refused_in_one_line(tmp_path, args, message):
     assert not run_dir.exists() and not study_dir.exists()
 
 
+@pytest.mark.slow  # a whole CLI run or several: make test-full
 def test_a_command_every_trial_would_refuse_ends_the_study_in_one_line(tmp_path):
     (tmp_path / "empty" / "classes").mkdir(parents=True)  # found only when a trial loads the data
     done = subprocess.run([sys.executable, "-m", "nas_lightning", "data=folder", f"data.path={tmp_path / 'empty'}",

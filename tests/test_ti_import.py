@@ -63,6 +63,7 @@ def test_example_without_a_data_path_names_what_is_missing(tmp_path):
         overrides_from_ti(str(_write(tmp_path, EXAMPLE)))
 
 
+@pytest.mark.slow  # a whole CLI run or several: make test-full
 def test_example_runs_end_to_end(tmp_path):
     data = sine_folder(tmp_path / "ds", files_per_class=10, rows=2048, columns=1)
     config = _write(tmp_path, EXAMPLE, data)

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -170,7 +168,7 @@ class SearchConfig:
     grad_clip: float = 5.0
     max_skip: Optional[int] = None  # cap on skip_connect nodes per derived cell
     checkpoint: bool = False  # recompute each cell in backward: lower peak memory, slower steps
-    partial_channels: int = 1  # K: 1/K of each state's channels go through the mixed ops (PC-DARTS); 1 = all
+    partial_channels: int = 1  # K: about 1/K of each state's channels (at least one) go through the mixed ops (PC-DARTS); 1 = all
     beta_decay: float = 0.0  # β-DARTS weight at the last step, ramped from ~0; 0 = off (0.5 held alphas near uniform)
 
     def __post_init__(self) -> None:
@@ -373,19 +371,6 @@ class RunConfig:
 CONF_DIR = Path(__file__).parent / "conf"
 def register() -> None:
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
-
-
-def group_options(group: str) -> list[str]:
-    """The options of a config group (``preset`` -> s, m, l, ...)."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-def compose_config(overrides: list[str]) -> DictConfig:
-    """The config Hydra composes for ``overrides``: inside the running app, or on its own."""
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name="config", overrides=overrides)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
 
 
 def validate(cfg: DictConfig) -> RunConfig:

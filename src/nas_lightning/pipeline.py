@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
-from .devices import check_input, check_preset_can_fit, device_spec
+from .devices import Device
 from .search_space.baseline import baseline_genotype, baseline_spec
 from .search_space.cost import fixed_net_cost
 from .search_space.genotype import Genotype
@@ -41,7 +41,8 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     log.info("nas-lightning run: preset=%s mode=%s device=%s data=%s, %d threads, into %s", cfg.preset.name,
              cfg.mode.name, cfg.device.name, cfg.data.name or cfg.data.path or cfg.data.source, threads, out_dir)
     started = time.perf_counter()
-    genotype, dm, shape, preset_changes = _inputs(cfg)
+    device = Device(cfg.device)
+    genotype, dm, shape, preset_changes = _inputs(cfg, device)
     report: dict = {
         "seed": cfg.seed, "threads": threads, "preset": cfg.preset.name, "mode": cfg.mode.name,
         "device": cfg.device.name,
@@ -52,7 +53,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     }
     if "search" in cfg.stages:
         t = time.perf_counter()
-        searched = search_stage(cfg, dm, shape, out_dir)
+        searched = search_stage(cfg, dm, shape, device, out_dir)
         genotype, report["search"] = searched.genotype, searched.info
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
     cost = fixed_net_cost(genotype, shape)
@@ -62,13 +63,15 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     if "train" in cfg.stages:
         t = time.perf_counter()
         trained = train_stage(cfg, dm, shape, genotype, out_dir)
+        # rank 0 exports; under DDP the other ranks meanwhile wait in the test's first collective (bounded by
+        # the process group's timeout, 30 minutes by default: far above a QAT fine-tune's few hundred steps)
         exported = export_stage(cfg, trained, genotype, out_dir) if "export" in cfg.stages and _writes() else None
         report["train"] = test_torch(trained)  # the evaluate stage: the first and only look at the test split
         if exported:
             report["export"] = test_onnx(trained, exported)
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
     npu_rules = report.get("export", {}).get("npu_rules")
-    report["memory"], report["device"] = memory_and_fit(cfg.device, genotype, shape, npu_rules, preset_changes)
+    report["memory"], report["device"] = memory_and_fit(device, genotype, shape, npu_rules, preset_changes)
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
     if _writes():
@@ -82,18 +85,18 @@ def _writes() -> bool:
     return rank_zero_only.rank == 0
 
 
-def _inputs(cfg: RunConfig) -> tuple[Genotype | None, TimeSeriesDataModule, NetShape, dict]:
+def _inputs(cfg: RunConfig, device: Device) -> tuple[Genotype | None, TimeSeriesDataModule, NetShape, dict]:
     """(the given genotype, if any; the data; the network shape; what the device changed in the preset),
     after the device's checks on them."""
     genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset)
     if cfg.model.name == "baseline":
         genotype, spec = baseline_genotype(), baseline_spec(cfg.model.width)
-    spec, preset_changes = device_spec(cfg.device, spec)
+    spec, preset_changes = device.fit_spec(spec)
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     shape = NetShape(spec, dm.num_channels, dm.input_length, dm.num_classes)
-    check_input(cfg.device, shape.channels)
+    device.check_input(shape.channels)
     if "search" in cfg.stages:
-        check_preset_can_fit(cfg.device, cfg.preset.name, shape)
+        device.check_preset_can_fit(cfg.preset.name, shape)
     return genotype, dm, shape, preset_changes
 

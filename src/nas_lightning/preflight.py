@@ -15,13 +15,13 @@ import logging
 from pathlib import Path
 
 import yaml
-from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import CONF_DIR, group_options, validate
+from .config import validate
+from .config_files import compose_config, group_options
 from .errors import UserInputError, first_line
 from .run_dir import check_run_dir, is_secondary_rank
 from .ti_import import expand
@@ -50,9 +50,8 @@ def _one_line(err: Exception) -> str:
 
 def _compose(overrides: list[str]):
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
-            validate(cfg)
+        cfg = compose_config(overrides)
+        validate(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         raise UserInputError(_one_line(err)) from None
     return cfg

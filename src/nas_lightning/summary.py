@@ -6,10 +6,10 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from .stages.evaluate import CHANCE_MARGIN
 
 log = logging.getLogger(__name__)
 STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not decide anything
+CHANCE_MARGIN = 0.05  # a test accuracy within this of 1 / classes is a failure to learn (exit 4)
 
 
 def _pct(value) -> str:

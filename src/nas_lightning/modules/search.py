@@ -82,9 +82,9 @@ class DARTSSearchModule(L.LightningModule):
         """Op logits by cell type (banned ops at -inf), in the graph of the alpha parameters."""
         return {t: self.supernet.logits(t) for t in CELL_TYPES}
 
-    def _alpha_step(self, a_opt, weight_batch, alpha_batch, batch: int) -> dict[str, torch.Tensor]:
-        """One architecture step; returns what to log (logged by the caller: Lightning drops a
-        first-batch ``self.log`` made before a callback hook logs in between)."""
+    def _alpha_step(self, a_opt, weight_batch, alpha_batch, batch: int) -> tuple[dict, dict]:
+        """One architecture step; returns (the alpha loss to log per step, the terms' values to log per
+        epoch), logged by the caller with the weight step's values."""
         alphas = self.supernet.arch_parameters()
         if self.cfg.unrolled:
             lr = self.optimizers()[0].param_groups[0]["lr"]
@@ -93,19 +93,18 @@ class DARTSSearchModule(L.LightningModule):
             x, y = alpha_batch
             loss = F.cross_entropy(self.supernet(x), y)
             grads = torch.autograd.grad(loss, alphas)
-        stats = {"search/alpha_loss": loss.detach()}
-        extra, by_cell = None, self.alphas_by_cell()
+        extra, by_cell, terms = None, self.alphas_by_cell(), {}
         for term in self.alpha_terms:
             term_loss, logs = term(by_cell, batch)
             extra = term_loss if extra is None else extra + term_loss
-            stats.update({k: v.detach() for k, v in logs.items()})
+            terms.update({k: v.detach() for k, v in logs.items()})
         if extra is not None and extra.requires_grad:  # edge betas take none of these terms
             grads = [g if e is None else g + e for g, e in zip(grads, torch.autograd.grad(extra, alphas, allow_unused=True))]
         for a, g in zip(alphas, grads):
             a.grad = self.trainer.strategy.reduce(g.detach(), reduce_op="mean")
         a_opt.step()
         a_opt.zero_grad(set_to_none=True)  # the weight step's DDP reducer must find alphas without gradients
-        return stats
+        return {"search/alpha_loss": loss.detach()}, terms
 
     def training_step(self, batch, batch_idx):
         w_opt, a_opt = self.optimizers()
@@ -113,9 +112,9 @@ class DARTSSearchModule(L.LightningModule):
         number = self.batch_number(batch_idx)
         if number == 0:
             self.entropy = {t: [h, h] for t, h in self.mean_entropy().items()}
-        alpha_stats = {}
+        alpha_stats, terms = {}, {}
         if number >= self.warmup_steps:
-            alpha_stats = self._alpha_step(a_opt, batch["weights"], batch["alphas"], number)
+            alpha_stats, terms = self._alpha_step(a_opt, batch["weights"], batch["alphas"], number)
 
         x, y = batch["weights"]
         w_opt.zero_grad(set_to_none=True)
@@ -130,6 +129,8 @@ class DARTSSearchModule(L.LightningModule):
             {"search/weight_loss": loss.detach(), **alpha_stats, "search/train_acc": self.train_acc},
             on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True,
         )
+        if terms:
+            self.log_dict(terms, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
         self.log("search/w_lr", w_opt.param_groups[0]["lr"], on_step=True, on_epoch=False)
         self.lr_schedulers().step()
 

@@ -108,7 +108,7 @@ def network_memory(genotype: Genotype, shape: NetShape) -> Memory:
             else:
                 states[k] = states[src]
         s = trace.step(f"cell {i} concat", [states[k] for k in concat], p.c_out * p.length_out * ACTIVATION_BYTES)
-    c_last, classes = p.c_out, shape.classes
+    c_last, classes = cell.plan.c_out, shape.classes  # the last cell's
     pooled = trace.step("global pool", [s], c_last * ACTIVATION_BYTES)
     trace.step("classifier", [pooled], classes * ACTIVATION_BYTES)
     layers.append((c_last * classes, classes))

@@ -7,7 +7,7 @@ stacked channels equals one BN per op), and the parameter-free pools (with their
 once, shared by all outgoing edges. The ``none`` op contributes zero and is never computed.
 
 Partial channels (PC-DARTS, Xu et al., 2020; ``partial`` = K > 1): only every K-th channel of a state
-goes through the mixed ops; the other channels bypass them, summed into each destination node as they
+(about 1/K of them, at least one) goes through the mixed ops; the other channels bypass them, summed into each destination node as they
 are (max-pooled on strided edges). The mixed ops' convolutions then cost ~1/K^2 and their activations
 1/K. Each node's incoming edges are weighted by a softmax over per-edge ``betas`` (edge
 normalisation), which steadies the alphas against the channel sampling; derivation ranks inputs by
@@ -129,6 +129,8 @@ class SuperNet(nn.Module):
 
     def __init__(self, shape: NetShape, checkpoint: bool = False, partial: int = 1, banned: tuple[str, ...] = ()):
         super().__init__()
+        unknown = set(banned) - set(PRIMITIVES)
+        assert not unknown, f"banned ops {sorted(unknown)} are not primitives"
         self.register_buffer("banned", torch.tensor([op in banned for op in PRIMITIVES]), persistent=False)
         spec = self.spec = shape.spec
         self.checkpoint = checkpoint
@@ -163,8 +165,9 @@ class SuperNet(nn.Module):
         """Per edge, the softmax of its beta over the edges entering the same node (None: no betas)."""
         if self.betas is None:
             return None
-        beta, nodes = self.betas[cell_type], torch.tensor([d for _, d in self.edges], device=self.betas[cell_type].device)
-        return torch.cat([F.softmax(beta[nodes == d], 0) for d in range(1, self.spec.nodes_per_layer + 1)])
+        beta = self.betas[cell_type]  # edge_list runs node by node: node d's inputs are rows d(d-1)/2 .. d(d+1)/2
+        return torch.cat([F.softmax(beta[d * (d - 1) // 2 : d * (d + 1) // 2], 0)
+                          for d in range(1, self.spec.nodes_per_layer + 1)])
 
     def forward(self, x: torch.Tensor, detach_alphas: bool = False) -> torch.Tensor:
         probs = {t: (F.softmax(self.logits(t), dim=-1), self.edge_weights(t)) for t in CELL_TYPES}

@@ -4,17 +4,16 @@ onnxruntime; then memory and the device verdict complete the report."""
 
 from __future__ import annotations
 
-from ..config import DeviceConfig
 from ..export.graph_stats import run_onnx
 from ..export.onnx_graph import to_onnx_layout
-from ..devices import verdict
+from ..devices import Device
 from ..search_space.genotype import Genotype
 from ..search_space.layout import NetShape
 from ..search_space.memory import network_memory
+from ..summary import CHANCE_MARGIN
 from .export import Exported
 from .train import Trained
 
-CHANCE_MARGIN = 0.05  # a test accuracy within this of 1 / classes is a failure to learn (exit 4)
 
 
 def test_torch(trained: Trained) -> dict:
@@ -41,8 +40,8 @@ def test_onnx(trained: Trained, exported: Exported) -> dict:
     return info
 
 
-def memory_and_fit(device: DeviceConfig, genotype: Genotype, shape: NetShape, npu_rules: dict | None,
+def memory_and_fit(device: Device, genotype: Genotype, shape: NetShape, npu_rules: dict | None,
                    preset_changes: dict) -> tuple[dict, dict]:
     """(report.json's "memory" block, its "device" block)."""
     memory = network_memory(genotype, shape)
-    return memory.as_dict(), verdict(device, memory, npu_rules, preset_changes)
+    return memory.as_dict(), device.verdict(memory, npu_rules, preset_changes)

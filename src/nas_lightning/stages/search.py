@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from ..callbacks.alpha_monitor import AlphaMonitor
 from ..config import RunConfig, search_checkpoint
 from ..data.datamodule import TimeSeriesDataModule
-from ..devices import banned_ops, budget_terms, repair_flash
+from ..devices import Device
 from ..errors import UserInputError
 from ..modules.alpha_terms import ResourcePenalty
 from ..modules.search import DARTSSearchModule
@@ -51,15 +51,15 @@ def check_resumable(path: Path, module: L.LightningModule) -> None:
                              "another preset, data shape or version)") from None
 
 
-def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, out_dir: Path) -> Searched:
+def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, device: Device, out_dir: Path) -> Searched:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = dm.with_phase("search")
     epochs, steps = budget(cfg.search.epochs, cfg.search.steps, data.steps_per_epoch())
-    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, banned_ops(cfg.device))
+    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, device.banned_ops)
     augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
     cost = ExpectedCost(shape)
     terms = [ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
-             *budget_terms(cfg.device, cfg.mode.budget_weight, cfg.mode.budget_target, shape)]
+             *device.budget_terms(cfg.mode.budget_weight, cfg.mode.budget_target, shape)]
     module = DARTSSearchModule(net, cfg.search, shape.classes, steps, augment, cfg.seed, terms)
     callbacks = [
         AlphaMonitor(cost),
@@ -76,7 +76,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, out_
         "best_epoch": module.best_epoch, "search_val_acc": module.best_val_acc, "seed": cfg.seed,
         "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
     }})
-    genotype, repairs = repair_flash(genotype, cfg.device, shape)
+    genotype, repairs = device.repair_flash(genotype, shape)
     if trainer.is_global_zero:
         genotype.save(out_dir / "genotype.json")
     entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}

@@ -1,6 +1,6 @@
 """Train stage: the genotype's fixed network trained from scratch for the step budget. The last
-weights are kept (train/last.ckpt) for export and the final evaluation; with ``train.fit_on=train``
-the validation accuracy is measured here. The test split is not touched."""
+weights go on to export and the final evaluation (and into checkpoints/train/last.ckpt); with
+``train.fit_on=train`` the validation accuracy is measured here. The test split is not touched."""
 
 from __future__ import annotations
 

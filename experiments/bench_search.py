@@ -121,6 +121,12 @@ def one_process(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def switches(args) -> str:
+    """The memory/speed switches a table was measured with, as text after "first order"."""
+    on = [("cells recomputed", args.checkpoint), (f"search.partial_channels={args.partial}", args.partial > 1)]
+    return "".join(f", {text}" for text, used in on if used)
+
+
 def against_ti(args) -> None:
     """Both sides, per preset, the same data shape and sample count: TI's whole search call against ours
     (the real module in a real Trainer, every step timed: ``steps`` = TI's batches, no untimed warm-up)."""
@@ -140,11 +146,9 @@ def against_ti(args) -> None:
                     f"{ti['peak_rss_mb']:,.0f} | {ours['peak_rss_mb']:,.0f} | "
                     f"{ours['peak_rss_mb'] / ti['peak_rss_mb']:.2f}x |")
         print(rows[-1], flush=True)
-    options = "".join(f", {o}" for o, on in [("cells recomputed", args.checkpoint),
-                                               (f"search.partial_channels={args.partial}", args.partial > 1)] if on)
     text = (f"TI's NAS (`search_and_get_model`, {args.ti_samples} + {args.ti_samples} series per epoch, {args.epochs} "
             f"epochs) against nas-lightning's search step, batches of {batch}, length {args.length:,}, first order"
-            f"{options}:\n\n"
+            f"{switches(args)}:\n\n"
             + "\n".join(rows))
     if args.out:
         write_figure(args.out, text)
@@ -195,8 +199,7 @@ def main() -> None:
         rows.append(f"| {preset} | {r['seconds_per_step']} | {r['samples_per_s']} | {r['peak_rss_mb']:,.0f} | "
                     f"{r['supernet_params']:,} | {r['threads']} |")
     if args.out:
-        mode = ("second order" if args.unrolled else "first order") + (", cells recomputed" if args.checkpoint else "") \
-            + (f", search.partial_channels={args.partial}" if args.partial > 1 else "")
+        mode = ("second order" if args.unrolled else "first order") + switches(args)
         write_figure(args.out, f"Batch {args.batch}, one variable of length {args.length:,}, {mode}, "
                      f"{args.steps} timed steps after {args.warmup} warm-up steps:\n\n" + "\n".join(rows))
 

@@ -72,7 +72,7 @@ def fixed_net_cost(genotype: Genotype, shape: NetShape) -> Cost:
         p = cell.plan
         for k in cell.live:
             op, src = cell.nodes[k - 1]
-            total += op_cost(op, p.c, edge_stride(p.reduction, src), p.length_in if src == 0 else p.length_out)
+            total += op_cost(op, p.c, edge_stride(p.reduction, src), p.source_length(src))
     return total
 
 

@@ -39,6 +39,10 @@ class CellPlan:
     length_out: int
     c_out: int  # channels of the concatenated output
 
+    def source_length(self, source: int) -> int:
+        """Length of a cell state: the cell's input (state 0), or its node length (every node is ``length_out``)."""
+        return self.length_in if source == 0 else self.length_out
+
 
 STEM_KERNEL = 3  # taps of the stem conv
 
@@ -150,6 +154,6 @@ class NetShape:
                 if plan.reduction != (cell_type == "reduce"):
                     continue
                 for row, (src, node) in enumerate(edges):
-                    length_in = plan.length_in if src == 0 else plan.length_out
                     for col, op in enumerate(PRIMITIVES[1:]):
-                        yield EdgeSlot(cell_type, plan, row, node, edge_stride(plan.reduction, src), length_in, col, op)
+                        yield EdgeSlot(cell_type, plan, row, node, edge_stride(plan.reduction, src),
+                                       plan.source_length(src), col, op)

@@ -24,7 +24,7 @@ import torch
 from .genotype import CELL_TYPES, Genotype
 from .cost import op_layer
 from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
-from .ops import OPS, PRIMITIVES, out_length
+from .ops import OPS, PRIMITIVES
 
 WEIGHT_BYTES, BIAS_BYTES, ACTIVATION_BYTES = 1, 4, 1
 LAYER_OVERHEAD_BYTES = 32
@@ -96,15 +96,13 @@ def network_memory(genotype: Genotype, shape: NetShape) -> Memory:
         p, concat = cell.plan, cell.concat
         layers.append((p.c_in * p.c, p.c))
         states = {0: trace.step(f"cell {i} preprocess", [s], p.c * p.length_in * ACTIVATION_BYTES)}
-        lengths = {0: p.length_in}
         for k in cell.live:
             op, src = cell.nodes[k - 1]
             stride = edge_stride(p.reduction, src)
-            lengths[k] = out_length(lengths[src], stride)
             if (layer := op_layer(op, p.c, stride)) is not None:
                 layers.append(layer)
             if op_writes_tensor(op, stride):
-                states[k] = trace.step(f"cell {i} node {k}", [states[src]], p.c * lengths[k] * ACTIVATION_BYTES)
+                states[k] = trace.step(f"cell {i} node {k}", [states[src]], p.c * p.source_length(k) * ACTIVATION_BYTES)
             else:
                 states[k] = states[src]
         s = trace.step(f"cell {i} concat", [states[k] for k in concat], p.c_out * p.length_out * ACTIVATION_BYTES)

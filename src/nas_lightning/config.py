@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
 from .errors import UserInputError, first_line
+from .search_space.standard import STANDARD_MODELS
 from .target.config import TargetConfig
 
 STAGES = ("search", "train", "export")
@@ -233,13 +234,18 @@ AUTO_SHIFT = 0.1  # shift: null on raw windows
 
 @dataclass
 class TrainConfig:
-    """The retrain of the chosen network from scratch, the UCR way: AdamW, linear warm-up then
-    cosine decay per step, label smoothing, the last step's weights kept (no early pick on a
-    dozen validation series). ``fit_on: train+val`` trains on both splits (val then only reports
-    training fit); ``train`` keeps val held out and reports it."""
+    """The retrain of the chosen network from scratch, the UCR way (Fawaz et al. 2019): AdamW, linear
+    warm-up then cosine decay per step, label smoothing, the last step's weights kept (no early pick
+    on a dozen validation series). The budget is ``epochs`` passes over the fit data (500: a small
+    archive's few batches per epoch need that many to converge), at most ``max_steps`` batches (a big
+    recording set converges in fewer epochs), and at most ``max_minutes`` of wall clock (logged when it
+    stops the run early); ``steps`` set runs exactly that many batches instead. ``fit_on: train+val``
+    trains on both splits (val then only reports training fit); ``train`` keeps val held out."""
 
-    epochs: Optional[int] = None
-    steps: int = 1200
+    epochs: Optional[int] = 500
+    steps: Optional[int] = None
+    max_steps: int = 20_000
+    max_minutes: Optional[float] = 30.0
     optimizer: str = "adamw"
     lr: float = 1e-3
     momentum: float = 0.9  # sgd only
@@ -249,7 +255,14 @@ class TrainConfig:
     fit_on: str = "train+val"
 
     def __post_init__(self) -> None:
-        _epochs_or_steps("train", self.epochs, self.steps)
+        for key in ("epochs", "steps"):
+            if getattr(self, key) is not None:
+                _at_least(f"train.{key}", getattr(self, key), 1)
+        if self.epochs is None and self.steps is None:
+            raise UserInputError("train.epochs: set train.epochs or train.steps (both are null)")
+        _at_least("train.max_steps", self.max_steps, 1)
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise UserInputError(f"train.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
         if self.optimizer not in ("sgd", "adamw"):
             raise UserInputError(f"train.optimizer={self.optimizer}: allowed values are sgd, adamw")
         if self.fit_on not in FIT_ON:
@@ -260,6 +273,13 @@ class TrainConfig:
         _share("train.label_smoothing", self.label_smoothing)
         _unit_interval("train.momentum", self.momentum)
         _at_least("train.weight_decay", self.weight_decay, 0.0)
+
+    def budget(self, steps_per_epoch: int) -> tuple[int, int]:
+        """(epochs, batches) of a fit over data of ``steps_per_epoch`` batches."""
+        if self.steps is not None:
+            return math.ceil(self.steps / steps_per_epoch), self.steps
+        steps = min(self.epochs * steps_per_epoch, self.max_steps)
+        return math.ceil(steps / steps_per_epoch), steps
 
 
 @dataclass
@@ -302,13 +322,14 @@ class QuantConfig:
             raise UserInputError(f"quant.qat_lr={self.qat_lr}: must be > 0")
 
 
-MODELS = ("darts", "baseline")
+MODELS = ("darts", "baseline", *STANDARD_MODELS)
 
 
 @dataclass
 class ModelConfig:
     """``darts``: the searched genotype; ``baseline``: a hand-designed FCN (no search) to compare against,
-    ``width`` channels wide (its own macro: the preset does not apply)."""
+    ``width`` channels wide (its own macro: the preset does not apply); ``cls_*_npu``: one of TI's
+    standard classifiers (no search, no preset)."""
 
     name: str = "darts"
     width: int = 8
@@ -317,6 +338,51 @@ class ModelConfig:
         if self.name not in MODELS:
             raise UserInputError(f"model={self.name}: allowed values are {', '.join(MODELS)}")
         _at_least("model.width", self.width, 1)
+
+    @property
+    def searched(self) -> bool:
+        return self.name == "darts"
+
+
+SELECT_RULES = ("tolerance", "one_se")
+SELECT_ORIGINS = ("searched", "baseline", "standard")
+
+
+@dataclass
+class SelectConfig:
+    """The select stage (stages/select.py): candidates scored by stratified k-fold cross-validation on
+    train+val, successive halving over training budgets; ``name: none`` skips it. The choice is the
+    smallest candidate (deployed parameters) whose CV accuracy is within ``tolerance`` of the best
+    (``rule: tolerance``) or within one standard error of it (``rule: one_se``)."""
+
+    name: str = "none"
+    folds: int = 5
+    repeats: int = 1
+    tolerance: float = 0.01
+    rule: str = "tolerance"
+    origins: list[str] = field(default_factory=lambda: list(SELECT_ORIGINS))
+    alternatives: int = 2  # derived genotypes besides the searched argmax
+    eta: int = 3  # successive halving: each rung keeps 1 / eta of its candidates, at eta x the budget
+    rungs: int = 2
+    max_minutes: Optional[float] = 15.0  # wall clock of the whole stage; rungs stop early when it is spent
+
+    def __post_init__(self) -> None:
+        if self.name not in ("cv", "none"):
+            raise UserInputError(f"select={self.name}: allowed values are cv, none")
+        _at_least("select.folds", self.folds, 2)
+        _at_least("select.repeats", self.repeats, 1)
+        if not 0 <= self.tolerance < 1:
+            raise UserInputError(f"select.tolerance={self.tolerance}: must be in [0, 1) (a share of accuracy)")
+        if self.rule not in SELECT_RULES:
+            raise UserInputError(f"select.rule={self.rule}: allowed values are {', '.join(SELECT_RULES)}")
+        if not self.origins or any(o not in SELECT_ORIGINS for o in self.origins):
+            raise UserInputError(f"select.origins={list(self.origins)}: allowed values are non-empty subsets of "
+                                 f"{list(SELECT_ORIGINS)}")
+        _at_least("select.alternatives", self.alternatives, 0)
+        _at_least("select.eta", self.eta, 2)
+        _at_least("select.rungs", self.rungs, 1)
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise UserInputError(f"select.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
 
 
 @dataclass
@@ -335,6 +401,7 @@ class RunConfig:
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     genotype: Optional[str] = None
     model: ModelConfig = field(default_factory=ModelConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
     threads: Optional[int] = None  # torch intra- and inter-op threads; null: the cores this process may use
     target: TargetConfig = field(default_factory=TargetConfig)  # set a target: a study of runs (target/)
@@ -345,26 +412,26 @@ class RunConfig:
         if not 0 <= self.seed <= SEED_MAX:
             raise UserInputError(f"seed={self.seed}: must be in [0, {SEED_MAX}]")
         _check_trainer(self.trainer)
-        if self.genotype and "search" in self.stages and self.model.name != "baseline":
+        if self.genotype and "search" in self.stages and self.model.searched:
             raise UserInputError(f"genotype={self.genotype}: a search writes its own genotype; drop genotype= or "
                                  "run stages=[train,export]")
         if not self.stages or any(s not in STAGES for s in self.stages):
             raise UserInputError(f"stages={self.stages}: allowed values are non-empty subsets of {list(STAGES)}")
-        if self.model.name == "baseline":  # a hand-designed network: nothing to search
+        if not self.model.searched:  # a hand-designed network: nothing to search
             self.stages = [s for s in self.stages if s != "search"]
             if "train" not in self.stages:
-                raise UserInputError("model=baseline: stages must include train (the baseline is not searched)")
+                raise UserInputError(f"model={self.model.name}: stages must include train (the model is not searched)")
         if self.resume is not None and not search_checkpoint(self.resume).is_file():
             raise UserInputError(f"resume={self.resume}: no checkpoints/search/last.ckpt in that run directory")
-        needs_genotype = "search" not in self.stages and "train" in self.stages and self.model.name != "baseline"
+        needs_genotype = "search" not in self.stages and "train" in self.stages and self.model.searched
         if needs_genotype and not self.genotype:
             raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")
         if "export" in self.stages and "train" not in self.stages:
             raise UserInputError("stages: export needs train in the same run (it exports the retrained network)")
         if self.genotype and "search" not in self.stages:
-            from .search_space.genotype import Genotype  # torch import: only when a file is given
+            from .search_space.architecture import load_architecture  # torch import: only when a file is given
 
-            Genotype.load(self.genotype)
+            load_architecture(self.genotype)
         self.target.check_run(self)
 
 

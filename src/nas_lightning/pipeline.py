@@ -1,8 +1,9 @@
-"""A run, as its list of stages (``stages/``): search → train → export → evaluate, inside the Hydra
-run directory, ending in report.json and the summary.
+"""A run, as its list of stages (``stages/``): search → select → train → export → evaluate, inside the
+Hydra run directory, ending in report.json and the summary.
 
-Each stage takes what the previous one returned: search a genotype (or ``genotype=<path>``), train
-its network, export the trained network, evaluate everything on the test split once.
+Each stage takes what the previous one returned: search a genotype (or ``genotype=<path>``, or a
+hand-designed ``model=``), select among it, its alternatives and the reference models by
+cross-validation, train the chosen network, export it, evaluate everything on the test split once.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from omegaconf import DictConfig, OmegaConf
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
 from .devices import Device
+from .search_space.architecture import Architecture, arch_cost, load_architecture
 from .search_space.baseline import baseline_genotype, baseline_spec
-from .search_space.cost import fixed_net_cost
-from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec, NetShape
+from .search_space.standard import standard_model
 from .stages.evaluate import memory_and_fit, test_onnx, test_torch
 from .stages.export import export_stage
 from .stages.search import search_stage
+from .stages.select import select_stage
 from .stages.train import train_stage
 from .summary import print_summary
 from .threads import quiet_lightning, set_threads
@@ -42,7 +44,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
              cfg.mode.name, cfg.device.name, cfg.data.name or cfg.data.path or cfg.data.source, threads, out_dir)
     started = time.perf_counter()
     device = Device(cfg.device)
-    genotype, dm, shape, preset_changes = _inputs(cfg, device)
+    arch, dm, shape, preset_changes = _inputs(cfg, device)
     report: dict = {
         "seed": cfg.seed, "threads": threads, "preset": cfg.preset.name, "mode": cfg.mode.name,
         "device": cfg.device.name,
@@ -54,24 +56,30 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     if "search" in cfg.stages:
         t = time.perf_counter()
         searched = search_stage(cfg, dm, shape, device, out_dir)
-        genotype, report["search"] = searched.genotype, searched.info
+        arch, report["search"] = searched.genotype, searched.info
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
-    cost = fixed_net_cost(genotype, shape)
-    report["genotype"] = json.loads(genotype.to_json())
-    report["model"] = {"name": cfg.model.name, "params_trained": cost.params, "params_deployed": cost.deployed,
+    name = cfg.model.name
+    if cfg.select.name != "none" and cfg.model.searched and "train" in cfg.stages:
+        t = time.perf_counter()
+        selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives if "search" in cfg.stages else [])
+        arch, shape, name, report["select"] = selected.arch, selected.shape, selected.name, selected.info
+        report["seconds"]["select"] = round(time.perf_counter() - t, 2)
+    cost = arch_cost(arch, shape)
+    report["genotype"] = json.loads(arch.to_json())
+    report["model"] = {"name": name, "params_trained": cost.params, "params_deployed": cost.deployed,
                        "macs": cost.macs}
     if "train" in cfg.stages:
         t = time.perf_counter()
-        trained = train_stage(cfg, dm, shape, genotype, out_dir)
+        trained = train_stage(cfg, dm, shape, arch, out_dir)
         # rank 0 exports; under DDP the other ranks meanwhile wait in the test's first collective (bounded by
         # the process group's timeout, 30 minutes by default: far above a QAT fine-tune's few hundred steps)
-        exported = export_stage(cfg, trained, genotype, out_dir) if "export" in cfg.stages and _writes() else None
+        exported = export_stage(cfg, trained, arch, out_dir) if "export" in cfg.stages and _writes() else None
         report["train"] = test_torch(trained)  # the evaluate stage: the first and only look at the test split
         if exported:
             report["export"] = test_onnx(trained, exported)
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
     npu_rules = report.get("export", {}).get("npu_rules")
-    report["memory"], report["device"] = memory_and_fit(device, genotype, shape, npu_rules, preset_changes)
+    report["memory"], report["device"] = memory_and_fit(device, arch, shape, npu_rules, preset_changes)
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
     if _writes():
@@ -85,18 +93,19 @@ def _writes() -> bool:
     return rank_zero_only.rank == 0
 
 
-def _inputs(cfg: RunConfig, device: Device) -> tuple[Genotype | None, TimeSeriesDataModule, NetShape, dict]:
-    """(the given genotype, if any; the data; the network shape; what the device changed in the preset),
-    after the device's checks on them."""
-    genotype = Genotype.load(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
+def _inputs(cfg: RunConfig, device: Device) -> tuple[Architecture | None, TimeSeriesDataModule, NetShape, dict]:
+    """(the given or hand-designed architecture, if any; the data; the network shape; what the device
+    changed in the preset), after the device's checks on them."""
+    arch = load_architecture(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset)
     if cfg.model.name == "baseline":
-        genotype, spec = baseline_genotype(), baseline_spec(cfg.model.width)
+        arch, spec = baseline_genotype(), baseline_spec(cfg.model.width)
+    elif not cfg.model.searched:
+        arch = standard_model(cfg.model.name)
     spec, preset_changes = device.fit_spec(spec)
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     shape = NetShape(spec, dm.num_channels, dm.input_length, dm.num_classes)
     device.check_input(shape.channels)
     if "search" in cfg.stages:
         device.check_preset_can_fit(cfg.preset.name, shape)
-    return genotype, dm, shape, preset_changes
-
+    return arch, dm, shape, preset_changes

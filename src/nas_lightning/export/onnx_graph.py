@@ -14,14 +14,15 @@ import numpy as np
 import onnx
 import torch
 
-from ..search_space.network import FixedNet, export_twin
+from torch import nn
 
 INPUT, OUTPUT = "input", "logits"
 
 
-def export_float(net: FixedNet, path: Path, opset: int, metadata: dict[str, str], variables_as_width: bool = False) -> FixedNet:
-    """Writes ``path``; returns the 2-D twin that was exported (eval mode)."""
-    twin = export_twin(net, variables_as_width)
+def export_float(net: nn.Module, path: Path, opset: int, metadata: dict[str, str], variables_as_width: bool = False) -> nn.Module:
+    """Writes ``path`` from a trained 1-D network (``FixedNet`` or ``ChainNet``); returns the 2-D twin
+    that was exported (eval mode)."""
+    twin = net.twin(variables_as_width)
     example = torch.from_numpy(to_onnx_layout(torch.zeros(1, net.shape.channels, net.shape.length), variables_as_width))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")

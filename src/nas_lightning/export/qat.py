@@ -24,7 +24,6 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from ..search_space.network import FixedNet
 
 
 def _scale(amax: torch.Tensor, pow2: bool) -> torch.Tensor:
@@ -60,28 +59,24 @@ class ActivationFakeQuant:
         return fake_quant(output, _scale(self.amax, self.pow2))
 
 
-def fold_batch_norms(net: FixedNet) -> None:
+def fold_batch_norms(net: nn.Module) -> None:
     """Each BN folded into its conv (torch's ``fuse_conv_bn_weights``); the BN stays as an identity that
     adds the folded bias, so the module tree (and the export) keeps its shape."""
     for m in net.modules():
         if isinstance(m, nn.Sequential) and len(m) >= 2 and isinstance(m[1], nn.modules.batchnorm._BatchNorm):
             conv, bn = m[0], m[1]
             with torch.no_grad():
-                weight, bias = fuse_conv_bn_weights(conv.weight, None, bn.running_mean, bn.running_var, bn.eps,
+                weight, bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
                                                     bn.weight, bn.bias)
                 conv.weight.copy_(weight)
                 bn.bias.copy_(bias)
+                if conv.bias is not None:  # a chain's biased conv: its bias is in the BN's now
+                    conv.bias.zero_()
+                    conv.bias.requires_grad_(False)
                 bn.running_mean.zero_()
                 bn.running_var.fill_(1.0 - bn.eps)
                 bn.weight.fill_(1.0)
             bn.weight.requires_grad_(False)
-
-
-def _quantized_outputs(net: FixedNet) -> list[nn.Module]:
-    blocks: list[nn.Module] = [net.stem, net.pool, net.classifier]
-    for cell in net.cells:
-        blocks += [cell, cell.preprocess, *cell.ops.values()]
-    return blocks
 
 
 def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -89,8 +84,8 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((net(x).argmax(1) == y).float().mean())
 
 
-def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, batch_size: int = 64, seed: int = 0,
-                 augment_batch=lambda x, step: x, label_smoothing: float = 0.0) -> tuple[FixedNet, dict]:
+def qat_finetune(net: nn.Module, fit: tuple, steps: int, lr: float, pow2: bool, batch_size: int = 64, seed: int = 0,
+                 augment_batch=lambda x, step: x, label_smoothing: float = 0.0) -> tuple[nn.Module, dict]:
     """A fine-tuned copy of ``net`` (weights on the int8 grid) and its fake-quantized accuracy on ``fit``."""
     gen = torch.Generator().manual_seed(seed)
     net = copy.deepcopy(net).cpu()
@@ -98,7 +93,7 @@ def qat_finetune(net: FixedNet, fit: tuple, steps: int, lr: float, pow2: bool, b
     layers = [m for m in net.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     for m in layers:
         parametrize.register_parametrization(m, "weight", WeightFakeQuant(pow2))
-    handles = [b.register_forward_hook(ActivationFakeQuant(pow2)) for b in _quantized_outputs(net)]
+    handles = [b.register_forward_hook(ActivationFakeQuant(pow2)) for b in net.quant_blocks()]
     input_quant = ActivationFakeQuant(pow2)
     handles.append(net.register_forward_pre_hook(lambda m, args: (input_quant(m, None, args[0]),)))
 

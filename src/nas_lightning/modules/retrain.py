@@ -1,4 +1,4 @@
-"""GenotypeRetrainModule: trains the fixed network of a genotype from scratch, then tests it.
+"""GenotypeRetrainModule: trains the fixed network of an architecture (cells or chain) from scratch, then tests it.
 
 Automatic optimization with the recipe of ``TrainConfig`` (AdamW, warm-up then cosine per step,
 label smoothing, optional augmentation of each training batch); the network at the last step is
@@ -17,7 +17,6 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from ..config import AugmentConfig, TrainConfig
 from ..data.augment import augment, batch_seed
-from ..search_space.network import FixedNet
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
@@ -28,10 +27,13 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 
 
 class GenotypeRetrainModule(L.LightningModule):
-    def __init__(self, net: FixedNet, cfg: TrainConfig, num_classes: int, augment: AugmentConfig | None = None,
-                 seed: int = 0):
+    def __init__(self, net: torch.nn.Module, cfg: TrainConfig, num_classes: int, augment: AugmentConfig | None = None,
+                 seed: int = 0, log_steps: bool = True):
+        """``log_steps=False`` (the select stage's fold fits) logs nothing per step: on tiny networks
+        the logging costs as much as the step."""
         super().__init__()
         self.net, self.cfg, self.augment, self.seed = net, cfg, augment or AugmentConfig(), seed
+        self.log_steps = log_steps
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -59,6 +61,8 @@ class GenotypeRetrainModule(L.LightningModule):
         x, y = batch
         logits = self.net(augment(x, self.augment, batch_seed(self.seed, self.global_step)))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        if not self.log_steps:
+            return loss
         self.train_acc(logits.detach(), y)
         self.log_dict({"train/loss": loss, "train/acc": self.train_acc}, on_step=True, on_epoch=True, prog_bar=True,
                       batch_size=len(y), sync_dist=True)

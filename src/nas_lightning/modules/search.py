@@ -52,6 +52,7 @@ class DARTSSearchModule(L.LightningModule):
         self.best_val_loss = float("inf")
         self.val_loss = MeanMetric()
         self.entropy: dict[str, list[float]] = {}  # cell type -> [first, last]
+        self.validated: list[tuple[float, str]] = []  # (supernet val loss, genotype JSON) per validation
         self.best_genotype: Genotype | None = None
         self.best_epoch = -1
         self.rank_alpha_diff = 0.0  # max |alpha(rank r) - alpha(rank 0)| at the end of training
@@ -157,14 +158,28 @@ class DARTSSearchModule(L.LightningModule):
         warmed_up = self.batch_number(self.trainer.num_training_batches) > self.warmup_steps
         if self.trainer.sanity_checking or not warmed_up:
             return
+        genotype = self.supernet.genotype(self.cfg.max_skip)
+        self.validated.append((loss, genotype.to_json()))
         if loss <= self.best_val_loss:  # ties go to the later, longer-searched alphas
             self.best_val_loss, self.best_val_acc, self.best_epoch = loss, acc, self.current_epoch
-            self.best_genotype = self.supernet.genotype(self.cfg.max_skip)
+            self.best_genotype = genotype
+
+    def alternatives(self, count: int) -> list[Genotype]:
+        """Up to ``count`` other genotypes the supernet derived at its validations, by validation loss:
+        the select stage's alternatives to the kept one."""
+        kept = self.best_genotype.to_json() if self.best_genotype is not None else None
+        seen, out = {kept}, []
+        for _, data in sorted(self.validated, key=lambda v: v[0]):
+            if data not in seen and len(out) < count:
+                seen.add(data)
+                out.append(Genotype.from_dict(json.loads(data), "search"))
+        return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["best_genotype"] = None if self.best_genotype is None else self.best_genotype.to_json()
         checkpoint["best_val_acc"], checkpoint["best_epoch"] = self.best_val_acc, self.best_epoch
         checkpoint["best_val_loss"], checkpoint["alpha_entropy"] = self.best_val_loss, self.entropy
+        checkpoint["validated"] = self.validated
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         data = checkpoint.get("best_genotype")
@@ -172,3 +187,4 @@ class DARTSSearchModule(L.LightningModule):
         self.best_val_acc, self.best_epoch = checkpoint.get("best_val_acc", -1.0), checkpoint.get("best_epoch", -1)
         self.best_val_loss = checkpoint.get("best_val_loss", float("inf"))
         self.entropy = checkpoint.get("alpha_entropy", {})
+        self.validated = [tuple(v) for v in checkpoint.get("validated", [])]

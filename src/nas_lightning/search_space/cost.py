@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .chain import Chain
 from .genotype import CELL_TYPES, Genotype
 from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
 from .ops import OPS, PRIMITIVES, out_length
@@ -74,6 +75,18 @@ def fixed_net_cost(genotype: Genotype, shape: NetShape) -> Cost:
             op, src = cell.nodes[k - 1]
             total += op_cost(op, p.c, edge_stride(p.reduction, src), p.source_length(src))
     return total
+
+
+def chain_cost(chain: Chain, shape: NetShape) -> Cost:
+    """A chain's convs carry a bias (TI's models do), folded together with BN's shift on export; the
+    input BN folds into the first conv."""
+    total = Cost(2 * shape.channels, 0, 0) if chain.input_bn else Cost()
+    for placed in chain.place(shape.channels, shape.length):
+        if placed.layer.kind == "conv":
+            total += conv_bn_cost(placed.c_in, placed.c_out, placed.layer.kernel, placed.length_out)
+            total += Cost(placed.c_out, 0, 0)  # the conv's own bias (one per output channel once folded)
+    features, classes = chain.head_features(shape.channels, shape.length), shape.classes
+    return total + Cost(features * classes + classes, features * classes + classes, features * classes)
 
 
 class ExpectedCost:

@@ -73,16 +73,20 @@ class Genotype:
 
     @classmethod
     def load(cls, path: str | Path) -> "Genotype":
-        path = Path(path)
-        if not path.is_file():
-            raise UserInputError(f"genotype={path}: file not found")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UserInputError(f"genotype={path}: not valid JSON ({err.__class__.__name__}: {err})") from None
-        except RecursionError:
-            raise UserInputError(f"genotype={path}: nested too deep to be a genotype") from None
-        return cls.from_dict(data, source=f"genotype={path}")
+        return cls.from_dict(read_record(path), source=f"genotype={path}")
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n")
+
+
+def read_record(path: str | Path) -> object:
+    """The JSON in an architecture file (``genotype=``), or a one-line UserInputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"genotype={path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserInputError(f"genotype={path}: not valid JSON ({err.__class__.__name__}: {err})") from None
+    except RecursionError:
+        raise UserInputError(f"genotype={path}: nested too deep to be a genotype") from None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .chain import Chain
 from .genotype import CELL_TYPES, Genotype
 from .cost import op_layer
 from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
@@ -110,6 +111,26 @@ def network_memory(genotype: Genotype, shape: NetShape) -> Memory:
     pooled = trace.step("global pool", [s], c_last * ACTIVATION_BYTES)
     trace.step("classifier", [pooled], classes * ACTIVATION_BYTES)
     layers.append((c_last * classes, classes))
+    peak, where = trace.peak(pinned={x})
+    input_bytes = trace.sizes[x]
+    return Memory(flash_of(layers), peak + input_bytes, sum(w for w, _ in layers), sum(b for _, b in layers),
+                  len(layers), input_bytes, where)
+
+
+def chain_memory(chain: Chain, shape: NetShape) -> Memory:
+    """A chain runs layer after layer: each step holds its input and its output; flatten is an alias."""
+    layers, trace = [], _Trace()
+    x = trace.buffer(shape.channels * shape.length * ACTIVATION_BYTES)
+    s = x
+    for i, placed in enumerate(chain.place(shape.channels, shape.length)):
+        if placed.layer.kind == "conv":
+            layers.append((placed.c_in * placed.c_out * placed.layer.kernel, placed.c_out))
+        s = trace.step(f"layer {i + 1} {placed.layer}", [s], placed.c_out * placed.length_out * ACTIVATION_BYTES)
+    features, classes = chain.head_features(shape.channels, shape.length), shape.classes
+    if chain.head == "gap":
+        s = trace.step("global pool", [s], features * ACTIVATION_BYTES)
+    trace.step("classifier", [s], classes * ACTIVATION_BYTES)
+    layers.append((features * classes, classes))
     peak, where = trace.peak(pinned={x})
     input_bytes = trace.sizes[x]
     return Memory(flash_of(layers), peak + input_bytes, sum(w for w, _ in layers), sum(b for _, b in layers),

@@ -3,7 +3,7 @@
 ``dims=1`` trains on (N, C, L); ``dims=2`` is the export twin on TI's (N, C, L, 1) layout with
 (k, 1) kernels; with ``variables_as_width`` (NPU devices, whose first conv takes one input channel)
 the export input is (N, 1, L, C) and the stem kernel (3, C): the same sums as the 1-D stem over C
-channels. ``to_2d_state_dict`` moves trained weights across. Nodes that feed neither the
+channels. ``twin`` builds the export copy and moves trained weights across (``to_2d_state_dict``). Nodes that feed neither the
 concatenation nor a live node are pruned: they would cost flash and cycles for nothing.
 """
 
@@ -50,6 +50,19 @@ class FixedNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(cells[-1].plan.c_out, shape.classes)
 
+    def quant_blocks(self) -> list[nn.Module]:
+        """The modules whose outputs the int8 graph quantizes (fake-quantized by QAT)."""
+        blocks: list[nn.Module] = [self.stem, self.pool, self.classifier]
+        for cell in self.cells:
+            blocks += [cell, cell.preprocess, *cell.ops.values()]
+        return blocks
+
+    def twin(self, variables_as_width: bool = False) -> "FixedNet":
+        """A 2-D copy of this trained 1-D network, in eval mode, for ONNX export."""
+        twin = FixedNet(self.genotype, self.shape, dims=2, variables_as_width=variables_as_width)
+        twin.load_state_dict(to_2d_state_dict(self.state_dict(), variables_as_width))
+        return twin.eval()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.stem(x)
         for cell in self.cells:
@@ -64,10 +77,3 @@ def to_2d_state_dict(state: dict[str, torch.Tensor], variables_as_width: bool = 
     if variables_as_width:
         out["stem.0.weight"] = state["stem.0.weight"].transpose(1, 2).unsqueeze(1)
     return out
-
-
-def export_twin(net: FixedNet, variables_as_width: bool = False) -> FixedNet:
-    """A 2-D copy of a trained 1-D network, in eval mode, for ONNX export."""
-    twin = FixedNet(net.genotype, net.shape, dims=2, variables_as_width=variables_as_width)
-    twin.load_state_dict(to_2d_state_dict(net.state_dict(), variables_as_width))
-    return twin.eval()

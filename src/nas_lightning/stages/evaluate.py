@@ -7,9 +7,8 @@ from __future__ import annotations
 from ..export.graph_stats import run_onnx
 from ..export.onnx_graph import to_onnx_layout
 from ..devices import Device
-from ..search_space.genotype import Genotype
+from ..search_space.architecture import Architecture, arch_memory
 from ..search_space.layout import NetShape
-from ..search_space.memory import network_memory
 from ..summary import CHANCE_MARGIN
 from .export import Exported
 from .train import Trained
@@ -40,8 +39,8 @@ def test_onnx(trained: Trained, exported: Exported) -> dict:
     return info
 
 
-def memory_and_fit(device: Device, genotype: Genotype, shape: NetShape, npu_rules: dict | None,
+def memory_and_fit(device: Device, arch: Architecture, shape: NetShape, npu_rules: dict | None,
                    preset_changes: dict) -> tuple[dict, dict]:
     """(report.json's "memory" block, its "device" block)."""
-    memory = network_memory(genotype, shape)
+    memory = arch_memory(arch, shape)
     return memory.as_dict(), device.verdict(memory, npu_rules, preset_changes)

@@ -27,7 +27,7 @@ from ..export.onnx_graph import export_float, to_onnx_layout
 from ..export.pow2 import read_scales
 from ..export.qat import qat_finetune
 from ..export.quantize import quantize_int8
-from ..search_space.genotype import Genotype
+from ..search_space.architecture import Architecture
 from .train import Trained
 
 
@@ -69,10 +69,10 @@ def _qat(cfg: RunConfig, trained: Trained):
                         label_smoothing=module.cfg.label_smoothing)
 
 
-def export_stage(cfg: RunConfig, trained: Trained, genotype: Genotype, out_dir: Path) -> Exported:
+def export_stage(cfg: RunConfig, trained: Trained, arch: Architecture, out_dir: Path) -> Exported:
     npu = cfg.device.has_npu
     metadata = {"class_names": trained.data.splits.class_names, "preprocessing": trained.data.splits.info,
-                "genotype": genotype.to_json(), "device": cfg.device.name,
+                "genotype": arch.to_json(), "device": cfg.device.name,
                 "input_layout": "N,1,L,C" if npu else "N,C,L,1", "quantization": "pow2" if npu else "qdq-int8"}
     metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu,

@@ -31,6 +31,7 @@ from .trainer import budget, make_trainer
 class Searched:
     genotype: Genotype
     info: dict  # report.json's "search" block
+    alternatives: list[Genotype]  # other genotypes the supernet derived, for the select stage
 
 
 def check_resumable(path: Path, module: L.LightningModule) -> None:
@@ -77,6 +78,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
         "preset": OmegaConf.to_container(OmegaConf.structured(cfg.preset)), "mode": cfg.mode.name,
     }})
     genotype, repairs = device.repair_flash(genotype, shape)
+    alternatives = [device.repair_flash(g, shape)[0] for g in module.alternatives(cfg.select.alternatives)]
     if trainer.is_global_zero:
         genotype.save(out_dir / "genotype.json")
     entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}
@@ -86,4 +88,4 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
             "alpha_entropy": entropy, "world_size": trainer.world_size, "rank_alpha_max_diff": module.rank_alpha_diff}
     if repairs:  # the searched cell was over the device's flash: the fitting one replaces it
         info["budget_repairs"] = repairs
-    return Searched(genotype, info)
+    return Searched(genotype, info, alternatives)

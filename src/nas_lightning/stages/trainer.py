@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -26,6 +27,11 @@ def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: i
         max_epochs=epochs, default_root_dir=str(out_dir), callbacks=[*callbacks, ProgressLines(name, steps)],
         logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options, **extra,
     )
+
+
+def wall_clock_cap(minutes: float | None) -> timedelta | None:
+    """Lightning's ``max_time`` for a cap in minutes (None: no cap)."""
+    return None if minutes is None else timedelta(minutes=minutes)
 
 
 def budget(epochs: int | None, steps: int, steps_per_epoch: int) -> tuple[int, int]:

@@ -1,0 +1,172 @@
+"""Select stage: the model to deploy, chosen by cross-validation on train+val, never by the test split.
+
+Why: the argmax of the alphas is about as good as a random genotype of the space, and on 40-100
+series one validation split ranks models by noise. So the searched genotype, the other genotypes
+the supernet derived (``select.alternatives``), the FCN baseline and TI's standard models that fit
+the device are each trained from scratch on stratified folds (``cross_validation.py``) with the
+retrain's recipe. Successive halving keeps the cost down: rung 0 trains every candidate at 1/eta^(R-1)
+of the budget, each later rung the best 1/eta of the previous one at eta times the budget, the last
+at the full budget. The choice is the smallest candidate (deployed parameters) whose CV accuracy at
+the last rung is within ``select.tolerance`` of the best (or one standard error, ``rule: one_se``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..data.datamodule import TimeSeriesDataModule
+from ..devices import Device
+from ..search_space.architecture import Architecture, arch_cost, arch_memory
+from ..search_space.baseline import baseline_genotype, baseline_spec
+from ..search_space.chain import Chain
+from ..search_space.layout import NetShape
+from ..search_space.standard import STANDARD_MODELS, standard_model
+from .cross_validation import FoldPool, make_folds
+
+log = logging.getLogger(__name__)
+NPU_MIN_POOLED_LENGTH = 3  # the NPU's global average pool needs H x W > 2
+
+
+@dataclass
+class Candidate:
+    name: str
+    origin: str  # "searched" | "baseline" | "standard"
+    arch: Architecture
+    shape: NetShape
+    params: int = 0  # deployed (BN folded)
+    macs: int = 0
+    flash_kb: float = 0.0
+    scores: dict[int, list[float]] = field(default_factory=dict)  # rung -> held-out accuracy per fold
+
+    def mean(self, rung: int) -> float:
+        return float(np.mean(self.scores[rung]))
+
+    def sd(self, rung: int) -> float:
+        return float(np.std(self.scores[rung], ddof=1)) if len(self.scores[rung]) > 1 else 0.0
+
+    def last_rung(self) -> int:
+        return max(self.scores, default=-1)
+
+
+@dataclass
+class Selected:
+    name: str
+    arch: Architecture
+    shape: NetShape
+    info: dict  # report.json's "select" block
+
+
+def _runs_on(device: Device, arch: Architecture, shape: NetShape) -> bool:
+    """Within the device's memory, and (NPU) a global pool over more than 2 samples."""
+    if device.over(arch_memory(arch, shape)):
+        return False
+    if isinstance(arch, Chain) and device.cfg.has_npu and arch.head == "gap":
+        return arch.place(shape.channels, shape.length)[-1].length_out >= NPU_MIN_POOLED_LENGTH
+    return True
+
+
+def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, shape: NetShape,
+               alternatives: list) -> list[Candidate]:
+    found: list[Candidate] = []
+    origins = cfg.select.origins
+    if "searched" in origins and searched is not None:
+        found.append(Candidate("searched", "searched", searched, shape))
+        found += [Candidate(f"searched_alt{i}", "searched", g, shape) for i, g in enumerate(alternatives, start=1)]
+    if "baseline" in origins:
+        spec, _ = device.fit_spec(baseline_spec(cfg.model.width))
+        found.append(Candidate("baseline", "baseline", baseline_genotype(), shape.with_spec(spec)))
+    if "standard" in origins:
+        found += [Candidate(name, "standard", standard_model(name), shape) for name in STANDARD_MODELS]
+    kept = []
+    for c in found:
+        if not _runs_on(device, c.arch, c.shape):
+            log.info("select: %s left out (does not run on %s at this input)", c.name, device.cfg.name)
+            continue
+        cost = arch_cost(c.arch, c.shape)
+        c.params, c.macs, c.flash_kb = cost.deployed, cost.macs, arch_memory(c.arch, c.shape).flash_bytes / 1024
+        kept.append(c)
+    return kept
+
+
+def promising(pool: list[Candidate], rung: int, eta: int) -> list[Candidate]:
+    """The candidates worth a larger budget: those no smaller candidate matches or beats (the front of
+    CV accuracy against size: a dominated candidate could only raise the bar, never be chosen), and at
+    least the best 1 / eta by accuracy. Small networks learn slower per epoch, so a short rung ranks
+    them low; the front keeps them while dropping the large networks that are no better."""
+    ranked = sorted(pool, key=lambda c: (-c.mean(rung), c.params))
+    keep = {id(c) for c in ranked[: max(1, math.ceil(len(pool) / eta))]}
+    keep |= {id(c) for c in pool if not any(o.params < c.params and o.mean(rung) >= c.mean(rung) for o in pool)}
+    return [c for c in pool if id(c) in keep]
+
+
+def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tuple[Candidate, Candidate, float]:
+    """(chosen, best, the accuracy bar): the smallest candidate at or above the bar set by the best."""
+    best = max(pool, key=lambda c: (c.mean(rung), -c.params))
+    margin = tolerance if rule == "tolerance" else best.sd(rung) / math.sqrt(len(best.scores[rung]))
+    bar = best.mean(rung) - margin - 1e-9
+    chosen = min((c for c in pool if c.mean(rung) >= bar), key=lambda c: (c.params, -c.mean(rung)))
+    return chosen, best, bar
+
+
+def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searched: Architecture | None,
+                 shape: NetShape, alternatives: list) -> Selected:
+    s = cfg.select
+    started = time.perf_counter()
+    everyone = candidates(cfg, device, searched, shape, alternatives)
+    pool = list(everyone)
+    folds = make_folds(dm.splits, s.folds, s.repeats, cfg.seed)
+    if folds is None or len(pool) < 2:
+        reason = "a class has fewer than 2 series in train+val" if folds is None else "fewer than 2 candidates"
+        log.warning("select: skipped (%s); the searched network is kept", reason)
+        return Selected("darts", searched, shape, {"skipped": reason})
+    deadline = None if s.max_minutes is None else started + 60 * s.max_minutes
+    rungs_done, capped = [], False
+    with FoldPool(max(1, torch.get_num_threads())) as fits:
+        for rung in range(s.rungs):
+            share = float(s.eta) ** (rung - (s.rungs - 1))
+            if rung > 0:
+                pool = promising(pool, rung - 1, s.eta)
+                if len(pool) == 1:
+                    break
+            log.info("select: rung %d, %d candidates x %d folds at %.0f%% of the training budget", rung, len(pool),
+                     len(folds.pairs), 100 * share)
+            for c in pool:
+                if deadline is not None and time.perf_counter() > deadline:
+                    capped = True
+                    break
+                c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, folds, share)
+                log.info("  %-14s %6d params: CV acc %.3f ± %.3f", c.name, c.params, c.mean(rung), c.sd(rung))
+            if capped:
+                log.warning("select: select.max_minutes=%g reached in rung %d; choosing from the last complete rung",
+                            s.max_minutes, rung)
+                break
+            rungs_done.append({"rung": rung, "budget_share": share, "candidates": [c.name for c in pool]})
+    last = rungs_done[-1]["rung"] if rungs_done else 0
+    finalists = [c for c in everyone if last in c.scores] or [c for c in everyone if c.scores]
+    chosen, best, bar = choose(finalists, min(c.last_rung() for c in finalists), s.rule, s.tolerance)
+    info = {
+        "folds": folds.folds, "repeats": folds.repeats, "rule": s.rule, "tolerance": s.tolerance, "eta": s.eta,
+        "rungs": rungs_done, "stopped_by_time_cap": capped, "chosen": chosen.name, "best": best.name,
+        "bar": round(bar, 6), "seconds": round(time.perf_counter() - started, 2),
+        "candidates": [_row(c, c is chosen) for c in everyone],
+    }
+    name = "darts" if chosen.origin == "searched" else chosen.name
+    log.info("select: chose %s (%d params, CV %.3f; best %s CV %.3f)", chosen.name, chosen.params,
+             chosen.mean(chosen.last_rung()), best.name, best.mean(best.last_rung()))
+    return Selected(name, chosen.arch, chosen.shape, info)
+
+
+def _row(c: Candidate, chosen: bool) -> dict:
+    rung = c.last_rung()
+    scored = rung >= 0
+    return {"name": c.name, "origin": c.origin, "architecture": str(c.arch), "params_deployed": c.params,
+            "macs": c.macs, "flash_kb": round(c.flash_kb, 2), "rung": rung,
+            "cv_mean": round(c.mean(rung), 4) if scored else None, "cv_sd": round(c.sd(rung), 4) if scored else None,
+            "cv_folds": [round(a, 4) for a in c.scores.get(rung, [])], "chosen": chosen}

@@ -14,9 +14,12 @@ from nas_lightning.config import register, validate
 from nas_lightning.config_files import compose_config
 
 register()
-TINY = ["preset=s", "preset.init_channels=4", "search.epochs=1", "train.epochs=20", "data.samples_per_class=40"]  # learns past chance (else exit 4)
+# select=none: the select stage has its own tests (test_select.py); elsewhere it would only add minutes
+TINY = ["preset=s", "preset.init_channels=4", "search.epochs=1", "train.epochs=20", "data.samples_per_class=40",
+        "select=none"]  # learns past chance (else exit 4)
 # a short in-process search; the fast alpha learning rate makes it decide (and collapse) quickly
-QUICK_SEARCH = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05"]
+QUICK_SEARCH = ["preset=s", "data.samples_per_class=30", "data.frame_size=64", "search.epochs=3", "search.alpha_lr=0.05",
+                "select=none"]
 
 
 def perturb_batch_norms(net):

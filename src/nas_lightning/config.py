@@ -344,7 +344,7 @@ class ModelConfig:
         return self.name == "darts"
 
 
-SELECT_RULES = ("tolerance", "one_se")
+SELECT_RULES = ("paired_se", "tolerance", "one_se")
 SELECT_ORIGINS = ("searched", "baseline", "standard")
 
 
@@ -352,19 +352,20 @@ SELECT_ORIGINS = ("searched", "baseline", "standard")
 class SelectConfig:
     """The select stage (stages/select.py): candidates scored by stratified k-fold cross-validation on
     train+val, successive halving over training budgets; ``name: none`` skips it. The choice is the
-    smallest candidate (deployed parameters) whose CV accuracy is within ``tolerance`` of the best
-    (``rule: tolerance``) or within one standard error of it (``rule: one_se``)."""
+    smallest candidate (deployed parameters) whose CV accuracy is within ``tolerance`` plus one standard
+    error of its fold-by-fold gap to the best (``rule: paired_se``), within ``tolerance`` of the best
+    (``tolerance``), or within the best's standard error (``one_se``, ESL's rule)."""
 
     name: str = "none"
     folds: int = 5
     repeats: int = 1
     tolerance: float = 0.01
-    rule: str = "tolerance"
+    rule: str = "paired_se"
     origins: list[str] = field(default_factory=lambda: list(SELECT_ORIGINS))
-    alternatives: int = 2  # derived genotypes besides the searched argmax
+    alternatives: int = 1  # derived genotypes besides the searched argmax
     eta: int = 3  # successive halving: each rung keeps 1 / eta of its candidates, at eta x the budget
-    rungs: int = 2
-    max_minutes: Optional[float] = 15.0  # wall clock of the whole stage; rungs stop early when it is spent
+    rungs: int = 3
+    max_minutes: Optional[float] = 5.0  # wall clock of the whole stage; rungs stop early when it is spent
 
     def __post_init__(self) -> None:
         if self.name not in ("cv", "none"):

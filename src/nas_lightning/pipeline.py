@@ -20,7 +20,7 @@ from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
 from .devices import Device
 from .search_space.architecture import Architecture, arch_cost, load_architecture
-from .search_space.baseline import baseline_genotype, baseline_spec
+from .search_space.baseline import baseline_genotype, baseline_spec, saved_baseline_width
 from .search_space.layout import MacroSpec, NetShape
 from .search_space.standard import standard_model
 from .stages.evaluate import memory_and_fit, test_onnx, test_torch
@@ -69,6 +69,8 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     report["model"] = {"name": name, "params_trained": cost.params, "params_deployed": cost.deployed,
                        "macs": cost.macs}
     if "train" in cfg.stages:
+        if _writes():  # the architecture trained and deployed: genotype=model.json trains it again
+            arch.save(out_dir / "model.json")
         t = time.perf_counter()
         trained = train_stage(cfg, dm, shape, arch, out_dir)
         # rank 0 exports; under DDP the other ranks meanwhile wait in the test's first collective (bounded by
@@ -99,7 +101,9 @@ def _inputs(cfg: RunConfig, device: Device) -> tuple[Architecture | None, TimeSe
     arch = load_architecture(cfg.genotype) if cfg.genotype and "search" not in cfg.stages else None
     spec = MacroSpec.from_config(cfg.preset)
     if cfg.model.name == "baseline":
-        arch, spec = baseline_genotype(), baseline_spec(cfg.model.width)
+        arch, spec = baseline_genotype(cfg.model.width), baseline_spec(cfg.model.width)
+    elif arch is not None and saved_baseline_width(arch) is not None:  # a baseline's model.json
+        spec = baseline_spec(saved_baseline_width(arch))
     elif not cfg.model.searched:
         arch = standard_model(cfg.model.name)
     spec, preset_changes = device.fit_spec(spec)

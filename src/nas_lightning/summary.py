@@ -33,6 +33,22 @@ def fit_line(device: dict, memory: dict) -> str:
     return f"{head} {device['name']}: " + ", ".join(parts)
 
 
+def select_lines(select: dict) -> list[str]:
+    """The select stage's table: every candidate, its size and CV accuracy, the chosen one marked."""
+    if "skipped" in select:
+        return [f"  select: skipped ({select['skipped']})"]
+    rule = f"within {_pct(select['tolerance'])}" if select["rule"] == "tolerance" else "within one standard error"
+    lines = [f"  select: {select['folds']}-fold CV x {select['repeats']} on train+val, the smallest {rule} of the "
+             f"best ({select['best']}); {select['seconds']:.0f} s"
+             + (" (stopped by select.max_minutes)" if select["stopped_by_time_cap"] else "")]
+    for c in select["candidates"]:
+        cv = "not scored" if c["cv_mean"] is None else f"CV {_pct(c['cv_mean'])} ± {_pct(c['cv_sd'])} (rung {c['rung']})"
+        mark = "  <- chosen" if c["chosen"] else ""
+        lines.append(f"    {c['name']:<14} {c['origin']:<9} {c['params_deployed']:>7,} params {c['macs']:>11,} MACs "
+                     f"{c['flash_kb']:6.1f} KB  {cv}{mark}")
+    return lines
+
+
 def print_summary(report: dict, out_dir: Path) -> None:
     """Log the summary (console and run log) and keep it as ``summary.txt`` in the run directory."""
     model, lines = report["model"], []
@@ -48,6 +64,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
                          "close to a random pick; raise search.steps or search.alpha_lr")
         if report["search"].get("budget_repairs"):
             lines.append(f"  over the device's flash, stepped down: {'; '.join(report['search']['budget_repairs'])}")
+    if "select" in report:
+        lines += select_lines(report["select"])
     lines.append(
         f"  model: {model['params_deployed']:,} params deployed (BN folded; {model['params_trained']:,} trained), "
         f"{model['macs']:,} MACs"

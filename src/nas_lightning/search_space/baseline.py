@@ -20,6 +20,13 @@ def baseline_spec(width: int) -> MacroSpec:
     return MacroSpec(layers=3, nodes_per_layer=1, init_channels=width, init_channel_multiplier=1, fanout_concat=1)
 
 
-def baseline_genotype() -> Genotype:
+def baseline_genotype(width: int = 8) -> Genotype:
+    """``meta`` names the model and its width, so a saved baseline (model.json) is rebuilt on its own macro."""
     return Genotype(normal=[(BASELINE_NORMAL, 0)], reduce=[(BASELINE_REDUCE, 0)], normal_concat=[1],
-                    reduce_concat=[1], meta={"model": "baseline"})
+                    reduce_concat=[1], meta={"model": "baseline", "width": width})
+
+
+def saved_baseline_width(genotype) -> int | None:
+    """The width of a baseline read back from a file, or None for any other architecture."""
+    meta = getattr(genotype, "meta", {})
+    return int(meta.get("width", 8)) if meta.get("model") == "baseline" else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from .cross_validation import FoldPool, make_folds
 
 log = logging.getLogger(__name__)
 NPU_MIN_POOLED_LENGTH = 3  # the NPU's global average pool needs H x W > 2
+SCREENING_FOLDS = 3  # folds of the rungs before the last
 
 
 @dataclass
@@ -81,7 +82,7 @@ def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, sh
         found += [Candidate(f"searched_alt{i}", "searched", g, shape) for i, g in enumerate(alternatives, start=1)]
     if "baseline" in origins:
         spec, _ = device.fit_spec(baseline_spec(cfg.model.width))
-        found.append(Candidate("baseline", "baseline", baseline_genotype(), shape.with_spec(spec)))
+        found.append(Candidate("baseline", "baseline", baseline_genotype(cfg.model.width), shape.with_spec(spec)))
     if "standard" in origins:
         found += [Candidate(name, "standard", standard_model(name), shape) for name in STANDARD_MODELS]
     kept = []
@@ -106,13 +107,62 @@ def promising(pool: list[Candidate], rung: int, eta: int) -> list[Candidate]:
     return [c for c in pool if id(c) in keep]
 
 
-def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tuple[Candidate, Candidate, float]:
-    """(chosen, best, the accuracy bar): the smallest candidate at or above the bar set by the best."""
+def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tuple[Candidate, Candidate, dict]:
+    """(chosen, best, each candidate's bar): the smallest candidate whose CV accuracy is at or above the
+    bar the best sets. ``tolerance``: best - tolerance; ``one_se``: best - its standard error (ESL);
+    ``paired_se``: best - tolerance - the standard error of the candidate's fold-by-fold gap to the best
+    (every candidate is scored on the same folds, so the paired gap is what says "worse than the best")."""
     best = max(pool, key=lambda c: (c.mean(rung), -c.params))
-    margin = tolerance if rule == "tolerance" else best.sd(rung) / math.sqrt(len(best.scores[rung]))
-    bar = best.mean(rung) - margin - 1e-9
-    chosen = min((c for c in pool if c.mean(rung) >= bar), key=lambda c: (c.params, -c.mean(rung)))
-    return chosen, best, bar
+    top = np.asarray(best.scores[rung])
+
+    def bar(c: Candidate) -> float:
+        if rule == "tolerance":
+            margin = tolerance
+        elif rule == "one_se":
+            margin = best.sd(rung) / math.sqrt(len(top))
+        else:
+            gap = top - np.asarray(c.scores[rung])
+            margin = tolerance + (float(np.std(gap, ddof=1)) / math.sqrt(len(gap)) if len(gap) > 1 else 0.0)
+        return best.mean(rung) - margin - 1e-9
+
+    bars = {c.name: bar(c) for c in pool}
+    chosen = min((c for c in pool if c.mean(rung) >= bars[c.name]), key=lambda c: (c.params, -c.mean(rung)))
+    return chosen, best, bars
+
+
+def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], folds) -> tuple[list[dict], bool]:
+    """Scores the rungs into the candidates; returns (the rungs run, whether select.max_minutes cut them).
+    Screening rungs use the first ``SCREENING_FOLDS`` folds, the last rung all; each rung fits its
+    cheapest candidates first (MACs), so a time cap leaves out the costly ones."""
+    s = cfg.select
+    deadline = None if s.max_minutes is None else time.perf_counter() + 60 * s.max_minutes
+    rungs, capped = [], False
+    with FoldPool(max(1, torch.get_num_threads())) as fits:
+        for rung in range(s.rungs):
+            last = rung == s.rungs - 1
+            share = float(s.eta) ** (rung - (s.rungs - 1))
+            if rung > 0:
+                pool = promising(pool, rung - 1, s.eta)
+                if len(pool) == 1:
+                    break
+            pairs = folds.pairs if last else folds.pairs[:SCREENING_FOLDS]
+            log.info("select: rung %d, %d candidates x %d folds at %.0f%% of the training budget", rung, len(pool),
+                     len(pairs), 100 * share)
+            scored = []
+            for c in sorted(pool, key=lambda c: c.macs):
+                if deadline is not None and time.perf_counter() > deadline:
+                    capped = True
+                    log.warning("select: select.max_minutes=%g reached in rung %d: %s not scored there", s.max_minutes,
+                                rung, ", ".join(o.name for o in pool if o not in scored))
+                    break
+                c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, replace(folds, pairs=pairs), share)
+                scored.append(c)
+                log.info("  %-14s %6d params: CV acc %.3f ± %.3f", c.name, c.params, c.mean(rung), c.sd(rung))
+            rungs.append({"rung": rung, "budget_share": share, "folds": len(pairs),
+                          "candidates": [c.name for c in scored]})
+            if capped:
+                break
+    return rungs, capped
 
 
 def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searched: Architecture | None,
@@ -120,53 +170,32 @@ def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searc
     s = cfg.select
     started = time.perf_counter()
     everyone = candidates(cfg, device, searched, shape, alternatives)
-    pool = list(everyone)
     folds = make_folds(dm.splits, s.folds, s.repeats, cfg.seed)
-    if folds is None or len(pool) < 2:
+    if folds is None or len(everyone) < 2:
         reason = "a class has fewer than 2 series in train+val" if folds is None else "fewer than 2 candidates"
         log.warning("select: skipped (%s); the searched network is kept", reason)
         return Selected("darts", searched, shape, {"skipped": reason})
-    deadline = None if s.max_minutes is None else started + 60 * s.max_minutes
-    rungs_done, capped = [], False
-    with FoldPool(max(1, torch.get_num_threads())) as fits:
-        for rung in range(s.rungs):
-            share = float(s.eta) ** (rung - (s.rungs - 1))
-            if rung > 0:
-                pool = promising(pool, rung - 1, s.eta)
-                if len(pool) == 1:
-                    break
-            log.info("select: rung %d, %d candidates x %d folds at %.0f%% of the training budget", rung, len(pool),
-                     len(folds.pairs), 100 * share)
-            for c in pool:
-                if deadline is not None and time.perf_counter() > deadline:
-                    capped = True
-                    break
-                c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, folds, share)
-                log.info("  %-14s %6d params: CV acc %.3f ± %.3f", c.name, c.params, c.mean(rung), c.sd(rung))
-            if capped:
-                log.warning("select: select.max_minutes=%g reached in rung %d; choosing from the last complete rung",
-                            s.max_minutes, rung)
-                break
-            rungs_done.append({"rung": rung, "budget_share": share, "candidates": [c.name for c in pool]})
-    last = rungs_done[-1]["rung"] if rungs_done else 0
-    finalists = [c for c in everyone if last in c.scores] or [c for c in everyone if c.scores]
-    chosen, best, bar = choose(finalists, min(c.last_rung() for c in finalists), s.rule, s.tolerance)
+    rungs, capped = _halving(cfg, dm, list(everyone), folds)
+    decided = max(r["rung"] for r in rungs if len(r["candidates"]) >= 2 or r["rung"] == 0)
+    finalists = [c for c in everyone if decided in c.scores]
+    chosen, best, bars = choose(finalists, decided, s.rule, s.tolerance)
     info = {
         "folds": folds.folds, "repeats": folds.repeats, "rule": s.rule, "tolerance": s.tolerance, "eta": s.eta,
-        "rungs": rungs_done, "stopped_by_time_cap": capped, "chosen": chosen.name, "best": best.name,
-        "bar": round(bar, 6), "seconds": round(time.perf_counter() - started, 2),
-        "candidates": [_row(c, c is chosen) for c in everyone],
+        "rungs": rungs, "decided_at_rung": decided, "stopped_by_time_cap": capped, "chosen": chosen.name,
+        "best": best.name, "seconds": round(time.perf_counter() - started, 2),
+        "candidates": [_row(c, c is chosen, bars.get(c.name)) for c in everyone],
     }
     name = "darts" if chosen.origin == "searched" else chosen.name
     log.info("select: chose %s (%d params, CV %.3f; best %s CV %.3f)", chosen.name, chosen.params,
-             chosen.mean(chosen.last_rung()), best.name, best.mean(best.last_rung()))
+             chosen.mean(decided), best.name, best.mean(decided))
     return Selected(name, chosen.arch, chosen.shape, info)
 
 
-def _row(c: Candidate, chosen: bool) -> dict:
+def _row(c: Candidate, chosen: bool, bar: float | None) -> dict:
     rung = c.last_rung()
     scored = rung >= 0
     return {"name": c.name, "origin": c.origin, "architecture": str(c.arch), "params_deployed": c.params,
             "macs": c.macs, "flash_kb": round(c.flash_kb, 2), "rung": rung,
             "cv_mean": round(c.mean(rung), 4) if scored else None, "cv_sd": round(c.sd(rung), 4) if scored else None,
-            "cv_folds": [round(a, 4) for a in c.scores.get(rung, [])], "chosen": chosen}
+            "cv_folds": [round(a, 4) for a in c.scores.get(rung, [])],
+            "bar": None if bar is None else round(bar, 4), "chosen": chosen}

@@ -1,0 +1,97 @@
+"""The select stage: the smallest candidate within the tolerance of the best CV accuracy, successive
+halving that keeps small networks a short rung ranks low, folds that never see the test split, and
+the table in report.json and the summary."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nas_lightning.data.datamodule import TimeSeriesDataModule
+from nas_lightning.devices import Device
+from nas_lightning.search_space.layout import MacroSpec, NetShape
+from nas_lightning.stages.cross_validation import make_folds
+from nas_lightning.stages.select import Candidate, choose, promising, select_stage
+
+from conftest import TINY, compose_run_config, read_report, run_cli
+
+
+def fake(name, params, *accs, rung=0):
+    return Candidate(name, "standard", None, None, params=params, scores={rung: list(accs)})
+
+
+def test_choice_is_the_smallest_within_tolerance_of_the_best():
+    pool = [fake("big", 9000, 0.96, 0.98), fake("mid", 3000, 0.955, 0.975), fake("small", 500, 0.90, 0.92)]
+    chosen, best, bars = choose(pool, 0, "tolerance", 0.01)
+    assert (chosen.name, best.name) == ("mid", "big") and bars["small"] == pytest.approx(0.96)
+    assert choose(pool, 0, "tolerance", 0.0)[0].name == "big"
+    assert choose(pool, 0, "tolerance", 0.1)[0].name == "small"
+
+
+def test_one_standard_error_rule_uses_the_best_candidates_spread():
+    pool = [fake("big", 9000, 0.8, 1.0, 0.9, 0.9), fake("small", 500, 0.86, 0.86, 0.86, 0.86)]
+    se = np.std([0.8, 1.0, 0.9, 0.9], ddof=1) / math.sqrt(4)
+    chosen, _, bars = choose(pool, 0, "one_se", 0.0)
+    assert chosen.name == "small" and bars["small"] == pytest.approx(0.9 - se)
+
+
+def test_paired_rule_forgives_a_gap_the_folds_disagree_on_but_not_a_steady_one():
+    best = fake("big", 9000, 0.7, 0.8, 0.75, 0.75, 0.85)
+    noisy = fake("noisy", 3000, 0.65, 0.7, 0.75, 0.7, 0.9)  # gap 0.03, folds disagree
+    steady = fake("steady", 900, 0.66, 0.76, 0.71, 0.71, 0.81)  # gap 0.04 on every fold
+    chosen, _, bars = choose([best, noisy, steady], 0, "paired_se", 0.01)
+    assert chosen.name == "noisy" and bars["steady"] == pytest.approx(0.77 - 0.01)
+
+
+def test_halving_keeps_the_size_front_and_the_most_accurate():
+    pool = [fake("tiny", 400, 0.6), fake("small", 800, 0.7), fake("big_worse", 9000, 0.65),
+            fake("big", 12000, 0.9), fake("huge", 50000, 0.88), fake("mid", 4000, 0.85)]
+    kept = {c.name for c in promising(pool, 0, eta=3)}
+    assert kept == {"tiny", "small", "mid", "big", "huge"}  # the front, and the best 2 of 6 (huge: 2nd)
+
+
+def test_folds_are_stratified_over_train_and_val_only():
+    cfg = compose_run_config([*TINY, "data.samples_per_class=12"])
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    folds = make_folds(dm.splits, 5, 2, cfg.seed)
+    n = len(dm.splits.y_train) + len(dm.splits.y_val)
+    assert len(folds.x) == n and len(folds.pairs) == folds.folds * 2
+    for train, held in folds.pairs:
+        assert len(set(train) | set(held)) == n and not set(train) & set(held)
+        assert set(np.bincount(folds.y[held])) <= {n // folds.folds // len(np.unique(folds.y)),
+                                                   n // folds.folds // len(np.unique(folds.y)) + 1}
+
+
+SMALL_SELECT = [*TINY, "select=cv", "train.steps=30", "select.folds=3", "select.origins=[baseline,standard]",
+                "model.width=4", "device=host", "data.samples_per_class=15"]
+
+
+def _select(cfg, poison: bool):
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    if poison:  # a stage that read the test split would score differently (or fail on NaN)
+        dm.splits.x_test[:] = np.nan
+        dm.splits.y_test[:] = 0
+    shape = NetShape(MacroSpec.from_config(cfg.preset), dm.num_channels, dm.input_length, dm.num_classes)
+    return select_stage(cfg, dm, Device(cfg.device), None, shape, []).info
+
+
+def test_cross_validation_never_reads_the_test_split():
+    cfg = compose_run_config(SMALL_SELECT)
+    clean, poisoned = _select(cfg, poison=False), _select(cfg, poison=True)
+    for info in (clean, poisoned):
+        info.pop("seconds")
+    assert clean == poisoned
+    assert sum(c["chosen"] for c in clean["candidates"]) == 1
+    assert all(c["cv_mean"] is not None and 0 <= c["cv_mean"] <= 1 for c in clean["candidates"])
+
+
+def test_select_table_reaches_report_and_summary(tmp_path):
+    result = run_cli([*SMALL_SELECT, "select.origins=[searched,standard]", "select.alternatives=1"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = read_report(tmp_path)
+    table = report["select"]["candidates"]
+    chosen = [c for c in table if c["chosen"]]
+    assert len(chosen) == 1 and {c["origin"] for c in table} == {"searched", "standard"}
+    assert report["model"]["params_deployed"] == chosen[0]["params_deployed"]
+    summary = (tmp_path / "summary.txt").read_text()
+    assert all(c["name"] in summary for c in table) and "chosen" in summary

@@ -25,7 +25,7 @@ BAD = [
     (["select=grid"], "select=grid: unknown; allowed: cv, none"),
     (["select.folds=1"], "select.folds=1: must be >= 2"),
     (["select.tolerance=5"], "select.tolerance=5.0: must be in [0, 1)"),
-    (["select.rule=best"], "select.rule=best: allowed values are tolerance, one_se"),
+    (["select.rule=best"], "select.rule=best: allowed values are paired_se, tolerance, one_se"),
     (["select.origins=[random]"], "select.origins=['random']: allowed values are non-empty subsets"),
     (["train.epochs=null", "train.steps=null"], "train.epochs: set train.epochs or train.steps"),
     (["train.max_minutes=0"], "train.max_minutes=0.0: must be > 0 or null"),

@@ -356,7 +356,7 @@ class SelectConfig:
     error of its fold-by-fold gap to the best (``rule: paired_se``), within ``tolerance`` of the best
     (``tolerance``), or within the best's standard error (``one_se``, ESL's rule)."""
 
-    name: str = "none"
+    name: str = "cv"
     folds: int = 5
     repeats: int = 1
     tolerance: float = 0.01

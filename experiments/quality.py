@@ -1,11 +1,14 @@
-"""Is the search worth running? The product's own command on real archives, side by side with random
-genotypes of the same space and the hand-designed baseline, all under the same retrain.
+"""Is the tool's answer worth deploying? The product's own command on real archives, side by side with
+what it chose from and what a user could have typed in instead, all under the same retrain.
 
-For each aeon archive: ``python -m nas_lightning data=aeon data.name=X`` (the search, plus any
-``--set`` overrides), then K random genotypes of its space (same preset and device rules: every node
-draws a non-``none`` allowed op and an earlier input uniformly; concat as the search derives it),
-each retrained and exported with ``stages=[train,export]``, then ``model=baseline``. Every run is a
-real CLI run in its own directory; the table reads their report.json files.
+For each aeon archive and seed: ``python -m nas_lightning data=aeon data.name=X`` (search, select,
+retrain: the "final" row, plus any ``--set`` overrides), the searched genotype alone before selection
+(``stages=[train,export] genotype=<final run>/genotype.json``), K random genotypes of its space (same
+preset and device rules: every node draws a non-``none`` allowed op and an earlier input uniformly;
+concat as the search derives it), ``model=baseline`` and each of TI's standard models
+(``model=cls_*``). Every run is a real CLI run in its own directory; the table reads their report.json
+files. The selector's hit rate is computed after the fact, never used to choose: over archives x
+seeds, how often the chosen candidate's test accuracy is within 1 point of the best candidate's.
 
     python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 5 --out experiments/quality
 
@@ -28,6 +31,9 @@ from figures import FIGURES, write_figure
 from nas_lightning.devices import NPU_BANNED_OPS
 from nas_lightning.run_dir import RUN_MARKERS
 from nas_lightning.search_space.ops import PRIMITIVES
+from nas_lightning.search_space.standard import STANDARD_MODELS
+
+HIT_MARGIN = 0.01  # a choice within this of the best candidate's test accuracy is a hit
 
 
 def run_product(run_dir: Path, args: list[str]) -> dict:
@@ -54,29 +60,54 @@ def random_genotype(nodes: int, fanout: int, banned: list[str], rng: random.Rand
 
 def row(report: dict) -> dict:
     seconds = report["seconds"]
-    return {"acc": report["train"]["test_acc"], "int8": report["export"]["test_acc_onnx_int8"],
+    return {"name": report["model"]["name"], "acc": report["train"]["test_acc"],
+            "int8": report["export"]["test_acc_onnx_int8"],
             "params": report["model"]["params_deployed"], "macs": report["model"]["macs"],
             "flash_kb": report["memory"]["flash_kb"], "search_s": seconds.get("search", 0.0),
-            "retrain_s": seconds["train_and_export"], "total_s": seconds["total"],
+            "select_s": seconds.get("select", 0.0), "retrain_s": seconds["train_and_export"],
+            "total_s": seconds["total"], "select": report.get("select"),
             "entropy_drop": {t: e["drop"] for t, e in report.get("search", {}).get("alpha_entropy", {}).items()}}
 
 
-def study(name: str, out: Path, k: int, extra: list[str], seed: int) -> dict:
-    base = ["data=aeon", f"data.name={name}", *extra]
-    searched = run_product(out / name / "searched", base)
-    preset = searched["config"]["preset"]
-    banned = NPU_BANNED_OPS if searched["device"]["has_npu"] else []
-    rng = random.Random(seed)
+def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed: int) -> dict:
+    base = ["data=aeon", f"data.name={name}", f"seed={seed}", *extra]
+    where = out / name / f"seed{seed}"
+    final = run_product(where / "final", base)
+    searched = run_product(where / "searched_only", [*base, "stages=[train,export]",
+                                                     f"genotype={where / 'final' / 'genotype.json'}"])
+    # convergence: the chosen architecture retrained with twice the budget (epochs and step cap)
+    twice = run_product(where / "final_2x_budget", [*base, "stages=[train,export]", f"genotype={where / 'final' / 'model.json'}",
+                                                    f"train.epochs={2 * final['config']['train']['epochs']}",
+                                                    f"train.max_steps={2 * final['config']['train']['max_steps']}"])
+    preset = final["config"]["preset"]
+    banned = NPU_BANNED_OPS if final["device"]["has_npu"] else []
+    rng = random.Random(random_seed)
     randoms = []
     for i in range(k):
-        run_dir = out / name / f"random_{i}"
+        run_dir = where / f"random_{i}"
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / "random_genotype.json"
         genotype = random_genotype(preset["nodes_per_layer"], preset["fanout_concat"], banned, rng)
         path.write_text(json.dumps(genotype))
         randoms.append(row(run_product(run_dir, [*base, "stages=[train,export]", f"genotype={path}"])))
-    baseline = row(run_product(out / name / "baseline", [*base, "model=baseline"]))
-    return {"searched": row(searched), "random": randoms, "baseline": baseline}
+    baseline = row(run_product(where / "baseline", [*base, "model=baseline"]))
+    standard = {m: row(run_product(where / m, [*base, f"model={m}"])) for m in STANDARD_MODELS}
+    return {"final": row(final), "twice": row(twice), "searched": row(searched), "random": randoms,
+            "baseline": baseline, "standard": standard}
+
+
+def hit(res: dict) -> tuple[bool, str, float] | None:
+    """Was the chosen candidate within HIT_MARGIN of the best candidate on the test split? (The
+    candidates trained alone: searched genotype, baseline, standard models; not the alternatives.)"""
+    select = res["final"]["select"]
+    if not select or "skipped" in select:
+        return None
+    tests = {"searched": res["searched"]["acc"], "baseline": res["baseline"]["acc"],
+             **{m: r["acc"] for m, r in res["standard"].items()}}
+    names = {c["name"] for c in select["candidates"]} & set(tests)
+    best = max(names, key=lambda n: tests[n])
+    chosen = res["final"]["acc"]
+    return chosen >= tests[best] - HIT_MARGIN, best, tests[best]
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -84,30 +115,45 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def table(results: dict) -> str:
-    lines = ["| dataset | model | test acc | int8 acc | deployed params | MACs | flash KB | search s | retrain s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The first seed's rows per archive, then the verdicts and the hit rate over every seed."""
+    lines = ["| dataset | model | test acc | int8 acc | deployed params | MACs | flash KB | search s | select s | retrain s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     def fmt(r: dict) -> str:
         return (f"{r['acc']:.3f} | {r['int8']:.3f} | {r['params']:,} | {r['macs']:,} | {r['flash_kb']:.1f} | "
-                f"{r['search_s']:.0f} | {r['retrain_s']:.0f} |")
+                f"{r['search_s']:.0f} | {r['select_s']:.0f} | {r['retrain_s']:.0f} |")
 
-    verdicts = []
-    for name, res in results.items():
-        lines.append(f"| {name} | searched | {fmt(res['searched'])}")
+    verdicts, hits = [], []
+    for name, by_seed in results.items():
+        seed, res = next(iter(by_seed.items()))
+        lines.append(f"| {name} | **final** ({res['final']['name']}, seed {seed}) | {fmt(res['final'])}")
+        lines.append(f"| {name} | final, 2x training budget | {fmt(res['twice'])}")
+        lines.append(f"| {name} | searched only | {fmt(res['searched'])}")
         rs = res["random"]
         acc_m, acc_sd = mean_sd([r["acc"] for r in rs])
         int8_m, int8_sd = mean_sd([r["int8"] for r in rs])
         params_m, _ = mean_sd([r["params"] for r in rs])
         lines.append(f"| {name} | random x{len(rs)} (mean ± sd) | {acc_m:.3f} ± {acc_sd:.3f} | "
-                     f"{int8_m:.3f} ± {int8_sd:.3f} | {params_m:,.0f} | | | | "
+                     f"{int8_m:.3f} ± {int8_sd:.3f} | {params_m:,.0f} | | | | | "
                      f"{mean_sd([r['retrain_s'] for r in rs])[0]:.0f} |")
         lines.append(f"| {name} | baseline (FCN) | {fmt(res['baseline'])}")
-        s = res["searched"]
-        worst_drop = max(r["acc"] - r["int8"] for r in [s, res["baseline"], *rs])
-        random_accs = ", ".join(f"{r['acc']:.3f}" for r in rs)
-        verdicts.append(f"- {name}: searched {s['acc']:.3f} vs random mean + 1 sd {acc_m + acc_sd:.3f} "
-                        f"({'beats' if s['acc'] >= acc_m + acc_sd else 'does not beat'} it); random accuracies "
-                        f"{random_accs}; largest int8 drop in the rows {100 * worst_drop:.1f} pt; "
-                        f"alpha entropy drop {s['entropy_drop']}; whole searched run {s['total_s']:.0f} s")
+        for m, r in res["standard"].items():
+            lines.append(f"| {name} | {m} | {fmt(r)}")
+        f, s = res["final"], res["searched"]
+        worst_drop = max(r["acc"] - r["int8"] for r in [f, s, res["baseline"], *rs, *res["standard"].values()])
+        verdicts.append(f"- {name}: final {f['name']} {f['acc']:.3f} at {f['params']:,} params in {f['total_s']:.0f} s; "
+                        f"searched only {s['acc']:.3f} at {s['params']:,} vs random mean + 1 sd {acc_m + acc_sd:.3f} "
+                        f"({'beats' if s['acc'] >= acc_m + acc_sd else 'does not beat'} it); largest int8 drop in the "
+                        f"rows {100 * worst_drop:.1f} pt; 2x training budget changes the final test accuracy by "
+                        f"{100 * (res['twice']['acc'] - f['acc']):+.1f} pt")
+        for seed, res in by_seed.items():
+            h = hit(res)
+            if h is not None:
+                hits.append(h[0])
+                verdicts.append(f"  - seed {seed}: chose {res['final']['name']} (test {res['final']['acc']:.3f}); best "
+                                f"candidate {h[1]} (test {h[2]:.3f}): {'hit' if h[0] else 'miss'}")
+    if hits:
+        verdicts.append(f"- selector hit rate (chosen within {100 * HIT_MARGIN:.0f} pt of the best candidate's test "
+                        f"accuracy): {sum(hits)}/{len(hits)}")
     return "\n".join(lines + [""] + verdicts) + "\n"
 
 
@@ -118,14 +164,19 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
-    for ax, (name, res) in zip(axes[0], results.items()):
+    for ax, (name, by_seed) in zip(axes[0], results.items()):
+        res = next(iter(by_seed.values()))
         ax.scatter([r["params"] for r in res["random"]], [r["acc"] for r in res["random"]], c="grey", label="random")
         ax.scatter([res["baseline"]["params"]], [res["baseline"]["acc"]], marker="s", c="tab:blue", label="baseline")
-        searched = res["searched"]
-        ax.scatter([searched["params"]], [searched["acc"]], marker="*", s=160, c="tab:red", label="searched")
-        ax.set(title=name, xlabel="deployed params", ylabel="test accuracy")
+        std = list(res["standard"].values())
+        ax.scatter([r["params"] for r in std], [r["acc"] for r in std], marker="^", c="tab:green", label="TI standard")
+        ax.scatter([res["searched"]["params"]], [res["searched"]["acc"]], marker="x", s=80, c="tab:orange",
+                   label="searched only")
+        final = res["final"]
+        ax.scatter([final["params"]], [final["acc"]], marker="*", s=160, c="tab:red", label="final (selected)")
+        ax.set(title=name, xlabel="deployed params", ylabel="test accuracy", xscale="log")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -136,10 +187,12 @@ def main() -> None:
     parser.add_argument("--random", type=int, default=5, help="random genotypes per dataset")
     parser.add_argument("--out", type=Path, default=Path("experiments/quality"))
     parser.add_argument("--figures", type=Path, default=FIGURES, help="where quality.md and quality.png go")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random genotype draws")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="run seeds (the table shows the first)")
+    parser.add_argument("--random-seed", type=int, default=0, help="seed of the random genotype draws")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run, e.g. mode.weight=0.3")
     args = parser.parse_args()
-    results = {name: study(name, args.out, args.random, args.set, args.seed) for name in args.datasets}
+    results = {name: {seed: study(name, args.out, args.random if seed == args.seeds[0] else 0, args.set, seed,
+                                  args.random_seed) for seed in args.seeds} for name in args.datasets}
     (args.out / "quality.json").write_text(json.dumps(results, indent=2))
     text = table(results)
     write_figure(args.figures / "quality.md", text)

@@ -24,14 +24,27 @@ def test_random_genotypes_are_valid_and_respect_device_rules():
     assert len({str(g) for g in draws}) > 150
 
 
-def _row(acc, params=1000):
-    return {"acc": acc, "int8": acc - 0.01, "params": params, "macs": 10, "flash_kb": 1.0, "search_s": 1.0,
-            "retrain_s": 2.0, "total_s": 3.0, "entropy_drop": {}}
+def _row(acc, params=1000, name="x"):
+    return {"name": name, "acc": acc, "int8": acc - 0.01, "params": params, "macs": 10, "flash_kb": 1.0,
+            "search_s": 1.0, "select_s": 0.0, "retrain_s": 2.0, "total_s": 3.0, "select": None, "entropy_drop": {}}
+
+
+def _result(searched_acc):
+    randoms = [_row(a) for a in (0.80, 0.90, 1.00)]  # mean 0.90, sd 0.10
+    final = _row(0.95, name="cls_1k_npu")
+    final["select"] = {"candidates": [{"name": "searched"}, {"name": "baseline"}, {"name": "cls_1k_npu"}]}
+    return {"A": {0: {"final": final, "twice": _row(0.96), "searched": _row(searched_acc), "random": randoms,
+                      "baseline": _row(0.9), "standard": {"cls_1k_npu": _row(0.95, 876)}}}}
 
 
 def test_table_states_whether_search_beats_random_mean_plus_sd():
-    randoms = [_row(a) for a in (0.80, 0.90, 1.00)]  # mean 0.90, sd 0.10
-    beats = table({"A": {"searched": _row(1.0), "random": randoms, "baseline": _row(0.9)}})
-    loses = table({"A": {"searched": _row(0.99), "random": randoms, "baseline": _row(0.9)}})
+    beats, loses = table(_result(1.0)), table(_result(0.99))
     assert "0.900 ± 0.100" in beats and "(beats it)" in beats
     assert "(does not beat it)" in loses
+    assert "+1.0 pt" in beats  # the 2x budget row's change of the final test accuracy
+
+
+def test_hit_rate_counts_a_choice_within_a_point_of_the_best_candidate():
+    miss, hit = table(_result(1.0)), table(_result(0.955))
+    assert "best candidate searched (test 1.000): miss" in miss and "hit rate" in miss and "0/1" in miss
+    assert "1/1" in hit

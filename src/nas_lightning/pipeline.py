@@ -59,9 +59,9 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         arch, report["search"] = searched.genotype, searched.info
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
     name = cfg.model.name
-    if cfg.select.name != "none" and cfg.model.searched and "train" in cfg.stages:
+    if cfg.select.name != "none" and {"search", "train"} <= set(cfg.stages):  # a given genotype= is trained as is
         t = time.perf_counter()
-        selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives if "search" in cfg.stages else [])
+        selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives)
         arch, shape, name, report["select"] = selected.arch, selected.shape, selected.name, selected.info
         report["seconds"]["select"] = round(time.perf_counter() - t, 2)
     cost = arch_cost(arch, shape)

@@ -27,6 +27,7 @@ BAD = [
     (["select.tolerance=5"], "select.tolerance=5.0: must be in [0, 1)"),
     (["select.rule=best"], "select.rule=best: allowed values are paired_se, tolerance, one_se"),
     (["select.origins=[random]"], "select.origins=['random']: allowed values are non-empty subsets"),
+    (["select.repeats=0"], "select.repeats=0: must be >= 1"),
     (["train.epochs=null", "train.steps=null"], "train.epochs: set train.epochs or train.steps"),
     (["train.max_minutes=0"], "train.max_minutes=0.0: must be > 0 or null"),
 ]

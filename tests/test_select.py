@@ -10,7 +10,7 @@ import pytest
 from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.devices import Device
 from nas_lightning.search_space.layout import MacroSpec, NetShape
-from nas_lightning.stages.cross_validation import make_folds
+from nas_lightning.stages.cross_validation import MAX_REPEATS, MIN_HELD_OUT, make_folds
 from nas_lightning.stages.select import Candidate, choose, promising, select_stage
 
 from conftest import TINY, compose_run_config, read_report, run_cli
@@ -43,11 +43,13 @@ def test_paired_rule_forgives_a_gap_the_folds_disagree_on_but_not_a_steady_one()
     assert chosen.name == "noisy" and bars["steady"] == pytest.approx(0.77 - 0.01)
 
 
-def test_halving_keeps_the_size_front_and_the_most_accurate():
+def test_halving_keeps_the_size_front_and_tops_it_up_to_a_share():
     pool = [fake("tiny", 400, 0.6), fake("small", 800, 0.7), fake("big_worse", 9000, 0.65),
             fake("big", 12000, 0.9), fake("huge", 50000, 0.88), fake("mid", 4000, 0.85)]
     kept = {c.name for c in promising(pool, 0, eta=3)}
-    assert kept == {"tiny", "small", "mid", "big", "huge"}  # the front, and the best 2 of 6 (huge: 2nd)
+    assert kept == {"tiny", "small", "mid", "big"}  # the front; huge and big_worse are dominated
+    narrow = [fake("a", 400, 0.9), fake("b", 800, 0.8), fake("c", 900, 0.85), fake("d", 1000, 0.7)]
+    assert {c.name for c in promising(narrow, 0, eta=2)} == {"a", "c"}  # front {a}, topped up to 2 of 4
 
 
 def test_folds_are_stratified_over_train_and_val_only():
@@ -60,6 +62,17 @@ def test_folds_are_stratified_over_train_and_val_only():
         assert len(set(train) | set(held)) == n and not set(train) & set(held)
         assert set(np.bincount(folds.y[held])) <= {n // folds.folds // len(np.unique(folds.y)),
                                                    n // folds.folds // len(np.unique(folds.y)) + 1}
+
+
+@pytest.mark.parametrize("series", [40, 50, 100, 400])
+def test_automatic_repeats_hold_out_enough_predictions_at_any_data_size(series):
+    cfg = compose_run_config([*TINY, f"data.samples_per_class={series // 2}", "data.split_factor=[0.4,0.4,0.2]"])
+    dm = TimeSeriesDataModule(cfg.data, cfg.seed)
+    folds = make_folds(dm.splits, 5, None, cfg.seed)
+    held_out = sum(len(held) for _, held in folds.pairs)
+    n = len(folds.y)
+    assert held_out == folds.repeats * n and held_out >= min(MIN_HELD_OUT, MAX_REPEATS * n)
+    assert folds.repeats == 1 or (folds.repeats - 1) * n < MIN_HELD_OUT  # no more repeats than needed
 
 
 SMALL_SELECT = [*TINY, "select=cv", "train.steps=30", "select.folds=3", "select.origins=[baseline,standard]",

@@ -35,7 +35,7 @@ NPU_MIN_POOLED_LENGTH = 3  # the NPU's global average pool needs H x W > 2
 SCREENING_FOLDS = 3  # folds of the rungs before the last
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity
 class Candidate:
     name: str
     origin: str  # "searched" | "baseline" | "standard"
@@ -98,13 +98,13 @@ def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, sh
 
 def promising(pool: list[Candidate], rung: int, eta: int) -> list[Candidate]:
     """The candidates worth a larger budget: those no smaller candidate matches or beats (the front of
-    CV accuracy against size: a dominated candidate could only raise the bar, never be chosen), and at
-    least the best 1 / eta by accuracy. Small networks learn slower per epoch, so a short rung ranks
-    them low; the front keeps them while dropping the large networks that are no better."""
-    ranked = sorted(pool, key=lambda c: (-c.mean(rung), c.params))
-    keep = {id(c) for c in ranked[: max(1, math.ceil(len(pool) / eta))]}
-    keep |= {id(c) for c in pool if not any(o.params < c.params and o.mean(rung) >= c.mean(rung) for o in pool)}
-    return [c for c in pool if id(c) in keep]
+    CV accuracy against size: small networks learn slower per epoch, so a short rung ranks them low,
+    and they are the ones the choice prefers), topped up with the next most accurate to at least
+    1 / eta of the pool. A dominated candidate is dropped: a smaller one does as well at this budget."""
+    front = [c for c in pool if not any(o.params < c.params and o.mean(rung) >= c.mean(rung) for o in pool)]
+    ranked = [c for c in sorted(pool, key=lambda c: (-c.mean(rung), c.params)) if c not in front]
+    keep = front + ranked[: max(0, math.ceil(len(pool) / eta) - len(front))]
+    return [c for c in pool if c in keep]
 
 
 def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tuple[Candidate, Candidate, dict]:

@@ -37,12 +37,14 @@ def select_lines(select: dict) -> list[str]:
     """The select stage's table: every candidate, its size and CV accuracy, the chosen one marked."""
     if "skipped" in select:
         return [f"  select: skipped ({select['skipped']})"]
-    rule = f"within {_pct(select['tolerance'])}" if select["rule"] == "tolerance" else "within one standard error"
-    lines = [f"  select: {select['folds']}-fold CV x {select['repeats']} on train+val, the smallest {rule} of the "
-             f"best ({select['best']}); {select['seconds']:.0f} s"
+    rule = {"tolerance": f"within {_pct(select['tolerance'])} of the best", "one_se": "within one standard error of the best",
+            "paired_se": f"within {_pct(select['tolerance'])} + the standard error of its fold-by-fold gap to the best"}[select["rule"]]
+    lines = [f"  select: {select['folds']}-fold CV x {select['repeats']} on train+val, the smallest {rule} "
+             f"({select['best']}, decided at rung {select['decided_at_rung']}); {select['seconds']:.0f} s"
              + (" (stopped by select.max_minutes)" if select["stopped_by_time_cap"] else "")]
     for c in select["candidates"]:
         cv = "not scored" if c["cv_mean"] is None else f"CV {_pct(c['cv_mean'])} ± {_pct(c['cv_sd'])} (rung {c['rung']})"
+        cv += "" if c["bar"] is None else f", bar {_pct(c['bar'])}"
         mark = "  <- chosen" if c["chosen"] else ""
         lines.append(f"    {c['name']:<14} {c['origin']:<9} {c['params_deployed']:>7,} params {c['macs']:>11,} MACs "
                      f"{c['flash_kb']:6.1f} KB  {cv}{mark}")

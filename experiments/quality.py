@@ -156,7 +156,28 @@ def table(results: dict) -> str:
     if hits:
         verdicts.append(f"- selector hit rate (chosen within {100 * HIT_MARGIN:.0f} pt of the best candidate's test "
                         f"accuracy): {sum(hits)}/{len(hits)}")
-    return "\n".join(lines + [""] + verdicts) + "\n"
+    return "\n".join(lines + [""] + verdicts + select_tables(results)) + "\n"
+
+
+def select_tables(results: dict) -> list[str]:
+    """The final run's select table per archive (first seed), as report.json holds it."""
+    lines = []
+    for name, by_seed in results.items():
+        seed, res = next(iter(by_seed.items()))
+        select = res["final"]["select"]
+        if not select or "skipped" in select:
+            continue
+        lines += ["", f"Select stage, {name} seed {seed}: {select['folds']}-fold CV x {select['repeats']} on train+val, "
+                      f"rule {select['rule']}, decided at rung {select['decided_at_rung']}, {select['seconds']:.0f} s"
+                      + (" (stopped by select.max_minutes)" if select["stopped_by_time_cap"] else ""), "",
+                  "| candidate | origin | deployed params | MACs | flash KB | CV mean ± sd | rung | bar | chosen |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for c in select["candidates"]:
+            cv = "" if c["cv_mean"] is None else f"{c['cv_mean']:.3f} ± {c['cv_sd']:.3f}"
+            bar = "" if c["bar"] is None else f"{c['bar']:.3f}"
+            lines.append(f"| {c['name']} | {c['origin']} | {c['params_deployed']:,} | {c['macs']:,} | {c['flash_kb']:.1f} | "
+                         f"{cv} | {c['rung']} | {bar} | {'**yes**' if c['chosen'] else ''} |")
+    return lines
 
 
 def plot(results: dict, path: Path) -> None:

@@ -32,7 +32,12 @@ def _row(acc, params=1000, name="x"):
 def _result(searched_acc):
     randoms = [_row(a) for a in (0.80, 0.90, 1.00)]  # mean 0.90, sd 0.10
     final = _row(0.95, name="cls_1k_npu")
-    final["select"] = {"candidates": [{"name": "searched"}, {"name": "baseline"}, {"name": "cls_1k_npu"}]}
+    cand = lambda name, chosen=False: {"name": name, "origin": "standard", "params_deployed": 876, "macs": 10,  # noqa: E731
+                                       "flash_kb": 1.0, "cv_mean": 0.95, "cv_sd": 0.02, "rung": 2, "bar": 0.93,
+                                       "chosen": chosen}
+    final["select"] = {"folds": 5, "repeats": 2, "rule": "paired_se", "decided_at_rung": 2, "seconds": 9.0,
+                       "stopped_by_time_cap": False,
+                       "candidates": [cand("searched"), cand("baseline"), cand("cls_1k_npu", True)]}
     return {"A": {0: {"final": final, "twice": _row(0.96), "searched": _row(searched_acc), "random": randoms,
                       "baseline": _row(0.9), "standard": {"cls_1k_npu": _row(0.95, 876)}}}}
 
@@ -42,6 +47,7 @@ def test_table_states_whether_search_beats_random_mean_plus_sd():
     assert "0.900 ± 0.100" in beats and "(beats it)" in beats
     assert "(does not beat it)" in loses
     assert "+1.0 pt" in beats  # the 2x budget row's change of the final test accuracy
+    assert "| cls_1k_npu | standard | 876 | 10 | 1.0 | 0.950 ± 0.020 | 2 | 0.930 | **yes** |" in beats
 
 
 def test_hit_rate_counts_a_choice_within_a_point_of_the_best_candidate():

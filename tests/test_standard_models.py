@@ -98,4 +98,5 @@ def test_standard_model_runs_the_whole_pipeline_on_the_npu(tmp_path):
     again = run_cli([*TINY, "stages=[train,export]", f"genotype={run_dir / 'model.json'}", "data.variables=3"],
                     tmp_path / "again")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert read_report(tmp_path / "again")["genotype"] == report["genotype"]
+    again_report = read_report(tmp_path / "again")
+    assert again_report["genotype"] == report["genotype"] and again_report["model"]["name"] == "cls_1k_npu"

@@ -58,7 +58,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         searched = search_stage(cfg, dm, shape, device, out_dir)
         arch, report["search"] = searched.genotype, searched.info
         report["seconds"]["search"] = round(time.perf_counter() - t, 2)
-    name = cfg.model.name
+    name = getattr(arch, "meta", {}).get("model", cfg.model.name)  # a standard model's model.json keeps its name
     if cfg.select.name != "none" and {"search", "train"} <= set(cfg.stages):  # a given genotype= is trained as is
         t = time.perf_counter()
         selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
@@ -38,6 +39,7 @@ def test_each_rank_gets_a_disjoint_equal_shard_that_changes_per_epoch(tmp_path):
     assert r0["batches"]["0"] != r0["batches"]["1"]
 
 
+@pytest.mark.slow  # two processes, a whole run: about a minute
 def test_ddp_sim_search_and_retrain_keep_ranks_in_step_and_rank0_writes(tmp_path):
     run_dir = tmp_path / "run"
     args = ["preset=s", "preset.init_channels=4", "search.epochs=2", "train.epochs=80", "data.samples_per_class=40", "trainer=ddp_sim"]

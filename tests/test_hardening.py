@@ -128,6 +128,7 @@ def test_remove_if_fresh_keeps_anything_a_run_wrote(tmp_path):
     assert not (tmp_path / "fresh").exists() and (tmp_path / "used" / "genotype.json").exists()
 
 
+@pytest.mark.slow  # waits for a real search checkpoint before the interrupt
 def test_ctrl_c_is_one_line_naming_what_was_kept(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

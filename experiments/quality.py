@@ -10,7 +10,7 @@ concat as the search derives it), ``model=baseline`` and each of TI's standard m
 files. The selector's hit rate is computed after the fact, never used to choose: over archives x
 seeds, how often the chosen candidate's test accuracy is within 1 point of the best candidate's.
 
-    python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 5 --out experiments/quality
+    python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 3 --seeds 0 --out experiments/quality
 
 Run directories go under ``--out``; ``--figures`` (default docs/figures) gets ``quality.md`` (table and
 verdicts under the command's provenance line) and ``quality.png`` (test accuracy against deployed params).
@@ -70,7 +70,7 @@ def row(report: dict) -> dict:
 
 
 def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed: int, first: bool) -> dict:
-    """One archive at one seed; the 2x-budget run and the random genotypes only for the ``first`` seed."""
+    """One archive at one seed; the 2x-budget run and the ``k`` random genotypes only for the ``first`` seed."""
     base = ["data=aeon", f"data.name={name}", f"seed={seed}", *extra]
     where = out / name / f"seed{seed}"
     final = run_product(where / "final", base)
@@ -84,7 +84,7 @@ def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed
     banned = NPU_BANNED_OPS if final["device"]["has_npu"] else []
     rng = random.Random(random_seed)
     randoms = []
-    for i in range(k):
+    for i in range(k if first else 0):
         run_dir = where / f"random_{i}"
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / "random_genotype.json"
@@ -215,8 +215,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run, e.g. mode.weight=0.3")
     args = parser.parse_args()
     first = args.seeds[0]
-    results = {name: {seed: study(name, args.out, args.random if seed == first else 0, args.set, seed,
-                                  args.random_seed, seed == first) for seed in args.seeds} for name in args.datasets}
+    results = {name: {seed: study(name, args.out, args.random, args.set, seed, args.random_seed, seed == first)
+                      for seed in args.seeds} for name in args.datasets}
     (args.out / "quality.json").write_text(json.dumps(results, indent=2))
     text = table(results)
     write_figure(args.figures / "quality.md", text)

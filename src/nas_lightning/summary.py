@@ -37,8 +37,9 @@ def select_lines(select: dict) -> list[str]:
     """The select stage's table: every candidate, its size and CV accuracy, the chosen one marked."""
     if "skipped" in select:
         return [f"  select: skipped ({select['skipped']})"]
-    rule = {"tolerance": f"within {_pct(select['tolerance'])} of the best", "one_se": "within one standard error of the best",
-            "paired_se": f"within {_pct(select['tolerance'])} + the standard error of its fold-by-fold gap to the best"}[select["rule"]]
+    tolerance = _pct(select["tolerance"])
+    rule = {"tolerance": f"within {tolerance} of the best", "one_se": "within one standard error of the best",
+            "paired_se": f"within {tolerance} + the standard error of its fold-by-fold gap to the best"}[select["rule"]]
     lines = [f"  select: {select['folds']}-fold CV x {select['repeats']} on train+val, the smallest {rule} "
              f"({select['best']}, decided at rung {select['decided_at_rung']}); {select['seconds']:.0f} s"
              + (" (stopped by select.max_minutes)" if select["stopped_by_time_cap"] else "")]

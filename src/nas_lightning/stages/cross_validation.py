@@ -51,7 +51,7 @@ def auto_repeats(series: int) -> int:
     predictions: on 40-100 series one 5-fold pass holds out 8-20 per fold and one error moves a fold by
     5-12 points, so a single pass ranks models by noise. The fits cost about the same at every data size
     (repeats x series is about constant)."""
-    return max(1, min(MAX_REPEATS, math.ceil(MIN_HELD_OUT / max(1, series))))
+    return min(MAX_REPEATS, math.ceil(MIN_HELD_OUT / series))
 
 
 def make_folds(splits: DataSplits, folds: int, repeats: int | None, seed: int) -> Folds | None:

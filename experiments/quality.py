@@ -105,7 +105,7 @@ def hit(res: dict) -> tuple[bool, str, float] | None:
         return None
     tests = {"searched": res["searched"]["acc"], "baseline": res["baseline"]["acc"],
              **{m: r["acc"] for m, r in res["standard"].items()}}
-    names = {c["name"] for c in select["candidates"]} & set(tests)
+    names = [c["name"] for c in select["candidates"] if c["name"] in tests]  # ties: the first in the select table
     best = max(names, key=lambda n: tests[n])
     chosen = res["final"]["acc"]
     return chosen >= tests[best] - HIT_MARGIN, best, tests[best]

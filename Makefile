@@ -47,7 +47,7 @@ figures-threads: $(INSTALLED)
 	$(BIN)/python experiments/default_job.py --contention
 
 figures-quality: $(INSTALLED)
-	$(BIN)/python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 3 --seeds 0 --out experiments/quality
+	$(BIN)/python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 3 --seeds 0 1 2 --out experiments/quality
 
 figures-partial: $(INSTALLED)
 	$(BIN)/python experiments/partial_quality.py --preset l --partial 1 4 --out experiments/partial

@@ -10,7 +10,7 @@ concat as the search derives it), ``model=baseline`` and each of TI's standard m
 files. The selector's hit rate is computed after the fact, never used to choose: over archives x
 seeds, how often the chosen candidate's test accuracy is within 1 point of the best candidate's.
 
-    python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 3 --seeds 0 --out experiments/quality
+    python experiments/quality.py --datasets GunPoint BasicMotions ACSF1 --random 3 --seeds 0 1 2 --out experiments/quality
 
 Run directories go under ``--out``; ``--figures`` (default docs/figures) gets ``quality.md`` (table and
 verdicts under the command's provenance line) and ``quality.png`` (test accuracy against deployed params).

@@ -302,15 +302,16 @@ class ExportConfig:
 class QuantConfig:
     """int8 export. ``method`` (NPU devices: how each power-of-two scale is picked, export/
     pow2_calibration.py): ``ceil`` rounds the calibrated range up, ``mse`` takes the power of two with the
-    least squared error, ``mse_bias`` adds bias correction, ``auto`` writes all three and keeps the most
-    accurate on held-out or train+val data (never the test split); devices without an NPU keep
+    least squared error, ``mse_bias`` adds bias correction, ``output`` picks each activation's power of
+    two by the whole network's output error, ``auto`` writes all four and keeps the most accurate on
+    held-out or train+val data (never the test split); devices without an NPU keep
     onnxruntime's own scales. ``calibration``: activation ranges from the ``percentile`` of |x| or the maximum
     (``minmax``), see export/quantize.py. ``qat``: after post-training quantization, fine-tune the
     retrained network with fake quantization for ``qat_steps`` batches at ``qat_lr`` (export/qat.py) and
     export again; the post-training figures stay in the report under ``ptq``. ``max_drop``: an int8
     test-accuracy loss above it is flagged in the summary."""
 
-    method: str = "auto"
+    method: str = "ceil"  # auto did not beat it across 5 measured runs (docs/design_log.md, int8 methods)
     calibration: str = "percentile"
     percentile: float = 99.9
     qat: bool = False

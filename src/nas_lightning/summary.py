@@ -123,7 +123,8 @@ def layer_table(rows: list[dict], limit: int) -> list[str]:
 def quant_lines(quant: dict) -> list[str]:
     """The int8 method chosen and why, and where the int8 error comes from."""
     tried = ", ".join(f"{m} {_pct(f['acc'])}" for m, f in quant["methods"].items())
-    return [f"  int8 method: {quant['method']}, chosen on {quant['judged_on']} (int8 accuracy there: {tried})",
+    how = "chosen on" if len(quant["methods"]) > 1 else "measured on"
+    return [f"  int8 method: {quant['method']}, {how} {quant['judged_on']} (int8 accuracy there: {tried})",
             f"  int8 per tensor, lowest SQNR of {len(quant['layers'])} first (alone: only that tensor quantized, "
             f"on {quant['judged_on'].split(',')[0]}):",
             *(f"    {line}" for line in layer_table(quant["layers"], SUMMARY_LAYERS))]

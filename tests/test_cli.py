@@ -30,6 +30,9 @@ BAD = [
     (["select.repeats=0"], "select.repeats=0: must be >= 1"),
     (["train.epochs=null", "train.steps=null"], "train.epochs: set train.epochs or train.steps"),
     (["train.max_minutes=0"], "train.max_minutes=0.0: must be > 0 or null"),
+    (["quant.method=best"], "quant.method=best: allowed values are auto, ceil, mse, mse_bias, output"),
+    (["quant.percentile=20"], "quant.percentile=20.0: must be in (50, 100]"),
+    (["quant.calibration=max"], "quant.calibration=max: allowed values are percentile, minmax"),
 ]
 
 

@@ -97,5 +97,14 @@ def test_cli_run_artifacts(tiny_run):
         predicted = run_onnx(tiny_run / name, to_onnx_layout(x_test)).argmax(1)
         assert report["export"][key] == pytest.approx(float((predicted == y_test.numpy()).mean()), abs=1e-9), key
     assert report["export"]["int8_drop"] == pytest.approx(report["export"]["test_acc_onnx_float"] - report["export"]["test_acc_onnx_int8"])
+    # the per-tensor account: one row per Conv/Gemm weight and per activation scale, in the summary too
+    int8 = onnx.load(str(tiny_run / "model_int8.onnx"))
+    layers = report["quant"]["layers"]
+    assert report["quant"]["method"] == "onnxruntime" and report["quant"]["judged_on"].startswith("val, ")
+    assert sum(r["kind"] == "weight" for r in layers) == sum(n.op_type in ("Conv", "Gemm") for n in int8.graph.node)
+    assert sum(r["kind"] != "weight" for r in layers) == len({n.input[1] for n in int8.graph.node
+                                                              if n.op_type == "QuantizeLinear"
+                                                              and n.input[0] not in {i.name for i in int8.graph.initializer}})
+    assert "int8 per tensor, lowest SQNR" in (tiny_run / "summary.txt").read_text()
     assert report["seed"] == cfg.seed and report["config"]["mode"]["name"] == "Compute"
     assert set(report["seconds"]) >= {"search", "train_and_export", "total"}

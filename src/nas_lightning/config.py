@@ -195,6 +195,8 @@ ALPHA_TRAVEL = 6.0  # ~ 50 epochs x 390 steps x 3e-4, the DARTS CIFAR-10 recipe
 
 
 FIT_ON = ("train+val", "train")
+POW2_METHODS = ("ceil", "mse", "mse_bias", "output")  # export/pow2_calibration.py
+QUANT_METHODS = ("auto", *POW2_METHODS)
 
 
 @dataclass
@@ -298,12 +300,18 @@ class ExportConfig:
 
 @dataclass
 class QuantConfig:
-    """int8 export. ``calibration``: activation ranges from the ``percentile`` of |x| or the maximum
+    """int8 export. ``method`` (NPU devices: how each power-of-two scale is picked, export/
+    pow2_calibration.py): ``ceil`` rounds the calibrated range up, ``mse`` takes the power of two with the
+    least squared error, ``mse_bias`` adds bias correction, ``output`` picks each activation's power of
+    two by the whole network's output error, ``auto`` writes all four and keeps the most accurate on
+    held-out or train+val data (never the test split); devices without an NPU keep
+    onnxruntime's own scales. ``calibration``: activation ranges from the ``percentile`` of |x| or the maximum
     (``minmax``), see export/quantize.py. ``qat``: after post-training quantization, fine-tune the
     retrained network with fake quantization for ``qat_steps`` batches at ``qat_lr`` (export/qat.py) and
     export again; the post-training figures stay in the report under ``ptq``. ``max_drop``: an int8
     test-accuracy loss above it is flagged in the summary."""
 
+    method: str = "ceil"  # auto did not beat it across 5 measured runs (docs/design_log.md, int8 methods)
     calibration: str = "percentile"
     percentile: float = 99.9
     qat: bool = False
@@ -313,6 +321,8 @@ class QuantConfig:
 
     def __post_init__(self) -> None:
         _at_least("quant.qat_steps", self.qat_steps, 1)
+        if self.method not in QUANT_METHODS:
+            raise UserInputError(f"quant.method={self.method}: allowed values are {', '.join(QUANT_METHODS)}")
         if self.calibration not in ("percentile", "minmax"):
             raise UserInputError(f"quant.calibration={self.calibration}: allowed values are percentile, minmax")
         if not 50 < self.percentile <= 100:

@@ -78,7 +78,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         exported = export_stage(cfg, trained, arch, out_dir) if "export" in cfg.stages and _writes() else None
         report["train"] = test_torch(trained)  # the evaluate stage: the first and only look at the test split
         if exported:
-            report["export"] = test_onnx(trained, exported)
+            report["export"], report["quant"] = test_onnx(trained, exported), exported.quant
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
     npu_rules = report.get("export", {}).get("npu_rules")
     report["memory"], report["device"] = memory_and_fit(device, arch, shape, npu_rules, preset_changes)

@@ -90,6 +90,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
         )
         after_qat = "" if "qat" not in e else "; after a quantization-aware fine-tune"
         lines.append(f"  int8: {e['quant']['scheme']}{after_qat}")
+        if "quant" in report:
+            lines += quant_lines(report["quant"])
         if "ptq" in e:
             lines.append(f"  int8 before fine-tune: float {_pct(e['ptq']['test_acc_onnx_float'])}, int8 {_pct(e['ptq']['test_acc_onnx_int8'])}")
         if e["int8_drop"] > report["config"]["quant"]["max_drop"]:
@@ -103,3 +105,26 @@ def print_summary(report: dict, out_dir: Path) -> None:
     (out_dir / "summary.txt").write_text("\n".join(lines) + "\n")
     lines.append(f"  run directory: {out_dir}")
     log.info("\n".join(lines))
+
+
+SUMMARY_LAYERS = 6
+
+
+def layer_table(rows: list[dict], limit: int) -> list[str]:
+    """The ``limit`` quantized tensors with the lowest SQNR (exact ones last), as a markdown table."""
+    def db(r: dict) -> float:
+        return float("inf") if r["sqnr_db"] is None else r["sqnr_db"]
+
+    return ["| tensor | kind | SQNR dB | acc alone | agreement alone |", "| --- | --- | --- | --- | --- |"] + [
+        f"| {r['tensor']} | {r['kind']} | {db(r):.1f} | {_pct(r['acc_alone'])} | {_pct(r['agreement_alone'])} |"
+        for r in sorted(rows, key=db)[:limit]]
+
+
+def quant_lines(quant: dict) -> list[str]:
+    """The int8 method chosen and why, and where the int8 error comes from."""
+    tried = ", ".join(f"{m} {_pct(f['acc'])}" for m, f in quant["methods"].items())
+    how = "chosen on" if len(quant["methods"]) > 1 else "measured on"
+    return [f"  int8 method: {quant['method']}, {how} {quant['judged_on']} (int8 accuracy there: {tried})",
+            f"  int8 per tensor, lowest SQNR of {len(quant['layers'])} first (alone: only that tensor quantized, "
+            f"on {quant['judged_on'].split(',')[0]}):",
+            *(f"    {line}" for line in layer_table(quant["layers"], SUMMARY_LAYERS))]

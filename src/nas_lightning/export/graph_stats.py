@@ -35,11 +35,16 @@ def conv_gemm_macs(model: onnx.ModelProto) -> int:
     return total
 
 
-def run_onnx(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Logits of the ONNX model (a path, or the file's bytes) on (N, C, L, 1) inputs, in batches."""
+def ort_session(model) -> ort.InferenceSession:
+    """A quiet CPU session of the ONNX model (a path, or the file's bytes)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
     model = model if isinstance(model, bytes) else str(model)
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Logits of the ONNX model (a path, or the file's bytes) on (N, C, L, 1) inputs, in batches."""
+    session = ort_session(model)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x[i : i + batch]})[0] for i in range(0, len(x), batch)])

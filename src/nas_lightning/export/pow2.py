@@ -4,9 +4,9 @@ onnxruntime has no power-of-two option, so the QDQ graph it writes (symmetric, p
 weights, per-tensor int8 activations, zero points 0) is rewritten in place:
 
 * activation scales are rounded UP to a power of two (no calibrated value is clipped; at most one
-  bit of resolution is lost);
+  bit of resolution is lost), or set to the power of two that ``pow2_calibration.py`` chose;
 * weights are re-quantized per output channel from the float weights of the prepared model with
-  scale 2^ceil(log2(max|w| / 127));
+  scale 2^ceil(log2(max|w| / 127)), or a per-channel rule given;
 * biases are re-quantized to int32 with scale = input scale x weight scale (a power of two again),
   so integer kernels can requantize with shifts only.
 """
@@ -29,10 +29,36 @@ def _channel_view(w: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
 
 
-def round_scales_to_pow2(model: onnx.ModelProto, float_model: onnx.ModelProto) -> None:
+def fake_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``x`` on the symmetric int8 grid of ``scale`` (broadcast), back in float."""
+    return np.clip(np.round(x / scale), -127, 127) * scale
+
+
+def ceil_weight_scales(w: np.ndarray) -> np.ndarray:
+    """One scale per row of ``w`` (output channels x the rest): the smallest power of two that clips nothing."""
+    return pow2_ceil(np.abs(w).max(1) / 127.0)
+
+
+def channel_axis(weight_dequantizer: onnx.NodeProto) -> int:
+    return next((a.i for a in weight_dequantizer.attribute if a.name == "axis"), 1)
+
+
+def quantize_weight(w: np.ndarray, axis: int, weight_scales=ceil_weight_scales) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 values, one scale per channel along ``axis``) of the float weight ``w``."""
+    scale = weight_scales(_channel_view(w, axis))
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    return np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8), scale
+
+
+def round_scales_to_pow2(model: onnx.ModelProto, float_model: onnx.ModelProto, activation_scales: dict | None = None,
+                         weight_scales=ceil_weight_scales, bias_shift: dict | None = None) -> None:
     """Rewrite ``model`` (ORT's symmetric QDQ output of ``float_model``) to power-of-two scales, in
     place. Each Conv/Gemm is matched to its float twin by node name (ORT keeps those; it renames
-    shared biases and graph outputs), which gives the float weights and biases to re-quantize."""
+    shared biases and graph outputs), which gives the float weights and biases to re-quantize.
+    By default every scale is rounded up; ``activation_scales`` (scale initializer name -> scale),
+    ``weight_scales`` (per-channel rule) and ``bias_shift`` (layer name -> the float bias correction)
+    come from ``pow2_calibration.py``."""
     inits = {i.name: i for i in model.graph.initializer}
     floats = {i.name: numpy_helper.to_array(i) for i in float_model.graph.initializer}
     float_layers = {n.name: n for n in float_model.graph.node if n.op_type in ("Conv", "Gemm")}
@@ -52,20 +78,18 @@ def round_scales_to_pow2(model: onnx.ModelProto, float_model: onnx.ModelProto) -
 
     for n in model.graph.node:  # activations first: bias scales depend on them
         if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.input[0] not in inits:
-            put(n.input[1], pow2_ceil(get(n.input[1])))
+            chosen = (activation_scales or {}).get(n.input[1])
+            put(n.input[1], pow2_ceil(get(n.input[1])) if chosen is None else np.float32(chosen).reshape(get(n.input[1]).shape))
     for layer in model.graph.node:
         if layer.op_type not in ("Conv", "Gemm"):
             continue
         ref = float_layers[layer.name]
         w_dq, w = dequantizer(layer.input[1]), floats[ref.input[1]]
-        axis = next((a.i for a in w_dq.attribute if a.name == "axis"), 1)
-        scale = pow2_ceil(np.abs(_channel_view(w, axis)).max(1) / 127.0)
-        shape = [1] * w.ndim
-        shape[axis] = -1
-        put(w_dq.input[0], np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8))
+        q, scale = quantize_weight(w, channel_axis(w_dq), weight_scales)
+        put(w_dq.input[0], q)
         put(w_dq.input[1], scale.reshape(get(w_dq.input[1]).shape))
         if len(layer.input) > 2 and layer.input[2]:
-            b_dq, b = dequantizer(layer.input[2]), floats[ref.input[2]]
+            b_dq, b = dequantizer(layer.input[2]), floats[ref.input[2]] - (bias_shift or {}).get(layer.name, 0.0)
             b_scale = (get(dequantizer(layer.input[0]).input[1]) * scale).astype(np.float32)
             put(b_dq.input[0], np.round(b / b_scale).astype(np.int32))
             put(b_dq.input[1], b_scale.reshape(get(b_dq.input[1]).shape))

@@ -1,8 +1,10 @@
 """Export stage: the trained network as ``model.onnx`` (float, checked equal to torch) and
-``model_int8.onnx`` (post-training int8, calibrated on training batches), and with ``quant.qat`` a
-short quantization-aware fine-tune on the train stage's fit data after which both are written again
-(the post-training files are kept in memory, so the evaluate stage reports both under ``ptq``). Whether QAT runs is a setting: nothing here reads
-the test split, which the evaluate stage reads once, at the end.
+``model_int8.onnx`` (post-training int8, calibrated on training batches; ``quant.method=auto`` keeps the
+most accurate power-of-two method on held-out or train+val data), with report.json's per-tensor account
+of where int8 accuracy goes. With ``quant.qat`` a short quantization-aware fine-tune on the train stage's
+fit data follows, after which both are written again (the post-training files are kept in memory, so the
+evaluate stage reports both under ``ptq``). Nothing here reads the test split, which the evaluate stage
+reads once, at the end.
 
 On NPU devices the input is (N, 1, L, C), scales are powers of two (read back from the int8 file)
 and the int8 graph goes through the NPU rule checker.
@@ -19,16 +21,23 @@ import numpy as np
 import onnx
 import torch
 
-from ..config import RunConfig
+from ..config import QuantConfig, RunConfig
 from ..data.augment import augment, batch_seed
+from ..data.datamodule import TimeSeriesDataModule
 from ..export.graph_stats import conv_gemm_macs, run_onnx, stored_parameters
 from ..export.npu_rules import check_npu_rules
 from ..export.onnx_graph import export_float, to_onnx_layout
 from ..export.pow2 import read_scales
+from ..export.pow2_calibration import METHODS
 from ..export.qat import qat_finetune
-from ..export.quantize import quantize_int8
+from ..export.quantize import choose_variant, quantize_variants, save_int8
+from ..export.sensitivity import layer_sensitivity
 from ..search_space.architecture import Architecture
+from ..summary import layer_table
 from .train import Trained
+
+JUDGE_MAX = 1000  # series the int8 method is judged on (every k-th beyond): bounds the per-tensor table's cost
+TB_ROWS = 12
 
 
 @dataclass
@@ -37,11 +46,29 @@ class Exported:
     int8_path: Path
     npu: bool  # input layout (N, 1, L, C) and power-of-two scales
     info: dict  # report.json's "export" block, before the test figures join it
+    quant: dict  # report.json's "quant" block: the int8 method chosen, those tried, the per-tensor table
     ptq: dict[str, bytes] | None = None  # with QAT: the post-training float and int8 files it replaced
 
 
-def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict) -> dict:
-    """Float ONNX (equal to torch on the calibration batches) and its int8 quantization."""
+def judge_data(data: TimeSeriesDataModule, npu: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """What the int8 method is chosen on, and the per-tensor table measured on: the validation split when
+    the retrain held it out, else train+val (never the test split); every k-th series beyond JUDGE_MAX."""
+    held_out = data.phase == "train"
+    x, y = data.tensors["val"] if held_out else data.fit_tensors()
+    step = -(-len(y) // JUDGE_MAX)
+    x, y = x[::step], y[::step]
+    return to_onnx_layout(x, npu), y.numpy(), f"{'val' if held_out else 'train+val'}, {len(y)} series"
+
+
+def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, npu: bool):
+    """(Each ``quant.method`` tried -> its int8 graph, the prepared float graph)."""
+    percentile = q.percentile if q.calibration == "percentile" else None
+    return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,))
+
+
+def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict) -> tuple[dict, dict]:
+    """Float ONNX (equal to torch on the calibration batches) and its int8 quantization: report.json's
+    export figures and its "quant" block."""
     npu, e = cfg.device.has_npu, cfg.export
     float_path, int8_path = out_dir / "model.onnx", out_dir / "model_int8.onnx"
     twin = export_float(net, float_path, e.opset, metadata, variables_as_width=npu)
@@ -55,10 +82,21 @@ def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: 
     rel_diff = max_diff / max(1.0, float(np.abs(torch_logits).max()))
     if rel_diff > e.tolerance:
         raise RuntimeError(f"float ONNX differs from torch by {rel_diff:.2e} (relative) > export.tolerance={e.tolerance}")
-    q = cfg.quant
-    percentile = q.percentile if q.calibration == "percentile" else None
-    quantize_int8(float_path, int8_path, calibration, metadata, pow2=npu, percentile=percentile)
-    return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}
+    variants, float_model = int8_variants(float_path, calibration, cfg.quant, npu)
+    x_judge, y_judge, judged_on = judge_data(trained.data, npu)
+    chosen, tried = choose_variant(variants, float_model, x_judge, y_judge)
+    save_int8(variants[chosen], int8_path, metadata)
+    quant = {"method": chosen, "judged_on": judged_on, "methods": tried,
+             "layers": layer_sensitivity(variants[chosen], float_model, x_judge, y_judge)}
+    return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}, quant
+
+
+def _log_layers(trained: Trained, quant: dict) -> None:
+    """The per-tensor table as TensorBoard text, beside the retrain's curves."""
+    for logger in trained.trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if hasattr(experiment, "add_text"):
+            experiment.add_text("quant/layers", "\n".join(layer_table(quant["layers"], TB_ROWS)), 0)
 
 
 def _qat(cfg: RunConfig, trained: Trained):
@@ -76,11 +114,13 @@ def export_stage(cfg: RunConfig, trained: Trained, arch: Architecture, out_dir: 
                 "input_layout": "N,1,L,C" if npu else "N,C,L,1", "quantization": "pow2" if npu else "qdq-int8"}
     metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu,
-                        _write_both(trained.module.net, cfg, trained, out_dir, metadata))
+                        *_write_both(trained.module.net, cfg, trained, out_dir, metadata))
     if cfg.quant.qat:
         exported.ptq = {"float": exported.float_path.read_bytes(), "int8": exported.int8_path.read_bytes()}
         net, qat = _qat(cfg, trained)
-        exported.info = {**_write_both(net, cfg, trained, out_dir, metadata), "ptq": exported.info, "qat": qat}
+        info, exported.quant = _write_both(net, cfg, trained, out_dir, metadata)
+        exported.info = {**info, "ptq": exported.info, "qat": qat}
+    _log_layers(trained, exported.quant)
     info = exported.info
     graph, int8 = onnx.load(str(exported.float_path)), onnx.load(str(exported.int8_path))
     scales = read_scales(int8)

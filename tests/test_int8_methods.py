@@ -77,6 +77,7 @@ def test_mse_weight_scales_never_lose_to_rounding_up_and_win_on_an_outlier():
     assert np.all(np.log2(mse) == np.round(np.log2(mse)))
 
 
+@pytest.mark.filterwarnings("ignore:.*legacy TorchScript-based ONNX export")
 def test_bias_correction_equals_the_mean_shift_the_rounded_weights_add(tmp_path):
     torch.manual_seed(1)
     net = nn.Sequential(nn.Conv2d(3, 5, (3, 1), padding=(1, 0)), nn.ReLU(), nn.Conv2d(5, 2, (3, 1), padding=(1, 0)))

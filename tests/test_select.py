@@ -108,3 +108,45 @@ def test_select_table_reaches_report_and_summary(tmp_path):
     assert report["model"]["params_deployed"] == chosen[0]["params_deployed"]
     summary = (tmp_path / "summary.txt").read_text()
     assert all(c["name"] in summary for c in table) and "chosen" in summary
+
+
+class _Clock:
+    """Seconds that pass only when a fake fold pool says its work took them."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_time_cap_does_not_start_a_candidate_it_cannot_finish(monkeypatch):
+    """Each candidate's CV costs its seconds per unit of work (budget share x folds); the cap is 60 s.
+    Rung 0 spends 46.7 s; in rung 1 the smallest fits (10 s), the next would end at 86.7 s and is not
+    started, so the stage keeps its cap (before, it started any candidate before the deadline)."""
+    import nas_lightning.stages.select as select
+
+    clock, cost = _Clock(), {"small": 10.0, "mid": 30.0, "big": 100.0}
+
+    class TimedPool:
+        def __init__(self, workers):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def cross_validate(self, cfg, arch, shape, splits, folds, share):
+            clock.now += cost[arch] * share * len(folds.pairs)
+            return [{"small": 0.6, "mid": 0.7, "big": 0.8}[arch]] * len(folds.pairs)  # bigger is better: no one dominated
+
+    monkeypatch.setattr(select, "time", clock)
+    monkeypatch.setattr(select, "FoldPool", TimedPool)
+    cfg = compose_run_config([*SMALL_SELECT, "select.max_minutes=1", "select.eta=3", "select.rungs=3"])
+    pool = [Candidate(name, "standard", name, None, params=p, macs=p) for name, p in (("small", 1), ("mid", 2), ("big", 3))]
+    folds = make_folds(TimeSeriesDataModule(cfg.data, cfg.seed).splits, 5, 1, cfg.seed)
+    rungs, capped = select._halving(cfg, type("Data", (), {"splits": None})(), pool, folds)
+    assert capped and clock.now <= 60
+    assert [r["candidates"] for r in rungs] == [["small", "mid", "big"], ["small"]]

@@ -133,9 +133,12 @@ def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tup
 def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], folds) -> tuple[list[dict], bool]:
     """Scores the rungs into the candidates; returns (the rungs run, whether select.max_minutes cut them).
     Screening rungs use the first ``SCREENING_FOLDS`` folds, the last rung all; each rung fits its
-    cheapest candidates first (MACs), so a time cap leaves out the costly ones."""
+    cheapest candidates first (MACs), so a time cap leaves out the costly ones. A candidate is not started
+    when its CV, timed in its previous rung and scaled by budget share x folds, would end past the cap (a
+    cap checked only between candidates let one ACSF1 candidate run the stage 69 s over its 5 minutes)."""
     s = cfg.select
     deadline = None if s.max_minutes is None else time.perf_counter() + 60 * s.max_minutes
+    seconds_per_work: dict[str, float] = {}  # a candidate's last CV time per unit of budget share x folds
     rungs, capped = [], False
     with FoldPool(max(1, torch.get_num_threads())) as fits:
         for rung in range(s.rungs):
@@ -149,13 +152,17 @@ def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], fo
             log.info("select: rung %d, %d candidates x %d folds at %.0f%% of the training budget", rung, len(pool),
                      len(pairs), 100 * share)
             scored = []
+            work = share * len(pairs)
             for c in sorted(pool, key=lambda c: c.macs):
-                if deadline is not None and time.perf_counter() > deadline:
+                expected = seconds_per_work.get(c.name, 0.0) * work
+                if deadline is not None and time.perf_counter() + expected > deadline:
                     capped = True
                     log.warning("select: select.max_minutes=%g reached in rung %d: %s not scored there", s.max_minutes,
                                 rung, ", ".join(o.name for o in pool if o not in scored))
                     break
+                started = time.perf_counter()
                 c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, replace(folds, pairs=pairs), share)
+                seconds_per_work[c.name] = (time.perf_counter() - started) / work
                 scored.append(c)
                 log.info("  %-14s %6d params: CV acc %.3f ± %.3f", c.name, c.params, c.mean(rung), c.sd(rung))
             rungs.append({"rung": rung, "budget_share": share, "folds": len(pairs),

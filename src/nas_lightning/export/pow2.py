@@ -34,6 +34,11 @@ def fake_quant(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x / scale), -127, 127) * scale
 
 
+def qdq(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarray:
+    """ONNX QuantizeLinear then DequantizeLinear to int8 (round half to even, saturating): an activation."""
+    return (np.clip(np.round(x / scale) + zero_point, -128, 127) - zero_point) * scale
+
+
 def ceil_weight_scales(w: np.ndarray) -> np.ndarray:
     """One scale per row of ``w`` (output channels x the rest): the smallest power of two that clips nothing."""
     return pow2_ceil(np.abs(w).max(1) / 127.0)

@@ -20,7 +20,8 @@ from onnx import numpy_helper
 from ..config import POW2_METHODS as METHODS
 from .graph_stats import ort_session, run_onnx
 from .onnx_graph import INPUT
-from .pow2 import ceil_weight_scales, channel_axis, fake_quant, pow2_ceil, quantize_weight, round_scales_to_pow2
+from .pow2 import (ceil_weight_scales, channel_axis, fake_quant, pow2_ceil, qdq, quantize_weight,
+                   round_scales_to_pow2)
 
 SHIFTS = (1, 0, -1, -2, -3)  # activation exponents tried, relative to the calibrated range rounded up
 WEIGHT_SHIFTS = (0, 1, 2, 3)  # weight exponents tried below the one that clips nothing
@@ -66,7 +67,7 @@ def mse_activation_scales(int8: onnx.ModelProto, float_model: onnx.ModelProto, b
     for values in float_tensors(float_model, tensors.values(), batches):
         for s, name in tensors.items():
             x = values[name].astype(np.float64)
-            sse[s] += [((x - np.clip(np.round(x / c), -128, 127) * c) ** 2).sum() for c in candidates[s]]
+            sse[s] += [((x - qdq(x, c)) ** 2).sum() for c in candidates[s]]
     return {s: float(candidates[s][int(np.argmin(sse[s]))]) for s in tensors}
 
 

@@ -17,7 +17,7 @@ from onnx import helper, numpy_helper
 
 from .graph_stats import run_onnx
 from .onnx_graph import INPUT
-from .pow2 import channel_axis
+from .pow2 import channel_axis, qdq
 from .pow2_calibration import activation_tensors, float_tensors
 
 BATCH = 256
@@ -53,11 +53,6 @@ def quant_points(int8: onnx.ModelProto, float_model: onnx.ModelProto) -> list[Qu
         points.append(QuantPoint(float_layers[layer.name].input[1], "weight", layer.name, scale, inits[dq.input[2]],
                                  axis, (q.astype(np.float32) * scale.reshape(shape)).astype(np.float32)))
     return points
-
-
-def qdq(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """ONNX QuantizeLinear then DequantizeLinear to int8 (round half to even, saturating)."""
-    return (np.clip(np.round(x / scale) + zero_point, -128, 127) - zero_point) * scale
 
 
 def sqnr_db(signal: float, noise: float) -> float | None:

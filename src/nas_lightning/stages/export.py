@@ -66,9 +66,11 @@ def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfi
     return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,))
 
 
-def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict) -> tuple[dict, dict]:
+def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict,
+                account: bool = True) -> tuple[dict, dict]:
     """Float ONNX (equal to torch on the calibration batches) and its int8 quantization: report.json's
-    export figures and its "quant" block."""
+    export figures and its "quant" block (with the per-tensor table unless ``account`` is off: files a
+    QAT fine-tune will replace)."""
     npu, e = cfg.device.has_npu, cfg.export
     float_path, int8_path = out_dir / "model.onnx", out_dir / "model_int8.onnx"
     twin = export_float(net, float_path, e.opset, metadata, variables_as_width=npu)
@@ -86,8 +88,9 @@ def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: 
     x_judge, y_judge, judged_on = judge_data(trained.data, npu)
     chosen, tried = choose_variant(variants, float_model, x_judge, y_judge)
     save_int8(variants[chosen], int8_path, metadata)
-    quant = {"method": chosen, "judged_on": judged_on, "methods": tried,
-             "layers": layer_sensitivity(variants[chosen], float_model, x_judge, y_judge)}
+    quant = {"method": chosen, "judged_on": judged_on, "methods": tried}
+    if account:
+        quant["layers"] = layer_sensitivity(variants[chosen], float_model, x_judge, y_judge)
     return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}, quant
 
 
@@ -114,7 +117,7 @@ def export_stage(cfg: RunConfig, trained: Trained, arch: Architecture, out_dir: 
                 "input_layout": "N,1,L,C" if npu else "N,C,L,1", "quantization": "pow2" if npu else "qdq-int8"}
     metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu,
-                        *_write_both(trained.module.net, cfg, trained, out_dir, metadata))
+                        *_write_both(trained.module.net, cfg, trained, out_dir, metadata, account=not cfg.quant.qat))
     if cfg.quant.qat:
         exported.ptq = {"float": exported.float_path.read_bytes(), "int8": exported.int8_path.read_bytes()}
         net, qat = _qat(cfg, trained)

@@ -77,10 +77,11 @@ def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed
     final = run_product(where / "final", base)
     searched = run_product(where / "searched_only", [*base, "stages=[train,export]",
                                                      f"genotype={where / 'final' / 'genotype.json'}"])
-    # convergence: the chosen architecture retrained with twice the budget (epochs and step cap)
+    # convergence: the chosen architecture retrained with twice the budget (epoch and step caps, plateau patience)
     twice = run_product(where / "final_2x_budget", [*base, "stages=[train,export]", f"genotype={where / 'final' / 'model.json'}",
                                                     f"train.epochs={2 * final['config']['train']['epochs']}",
-                                                    f"train.max_steps={2 * final['config']['train']['max_steps']}"])
+                                                    f"train.max_steps={2 * final['config']['train']['max_steps']}",
+                                                    f"train.patience={2 * final['config']['train']['patience']}"])
     preset = final["config"]["preset"]
     banned = NPU_BANNED_OPS if final["device"]["has_npu"] else []
     rng = random.Random(random_seed)

@@ -8,7 +8,7 @@ import torch
 from nas_lightning.config import AugmentConfig
 from nas_lightning.data.augment import augment
 from nas_lightning.data.datamodule import TimeSeriesDataModule
-from nas_lightning.modules.retrain import warmup_cosine
+from nas_lightning.modules.lr_schedule import warmup_cosine
 from nas_lightning.stages.trainer import budget
 
 from conftest import compose_run_config, search_only

@@ -195,6 +195,7 @@ ALPHA_TRAVEL = 6.0  # ~ 50 epochs x 390 steps x 3e-4, the DARTS CIFAR-10 recipe
 
 
 FIT_ON = ("train+val", "train")
+TRAIN_SCHEDULES = ("plateau", "cosine")  # modules/lr_schedule.py
 POW2_METHODS = ("ceil", "mse", "mse_bias", "output")  # export/pow2_calibration.py
 QUANT_METHODS = ("auto", *POW2_METHODS)
 
@@ -236,13 +237,14 @@ AUTO_SHIFT = 0.1  # shift: null on raw windows
 
 @dataclass
 class TrainConfig:
-    """The retrain of the chosen network from scratch, the UCR way (Fawaz et al. 2019): AdamW, linear
-    warm-up then cosine decay per step, label smoothing, the last step's weights kept (no early pick
-    on a dozen validation series). The budget is ``epochs`` passes over the fit data (500: a small
-    archive's few batches per epoch need that many to converge), at most ``max_steps`` batches (a big
-    recording set converges in fewer epochs), and at most ``max_minutes`` of wall clock (logged when it
-    stops the run early); ``steps`` set runs exactly that many batches instead. ``fit_on: train+val``
-    trains on both splits (val then only reports training fit); ``train`` keeps val held out."""
+    """The retrain of the chosen network from scratch, the UCR way (Fawaz et al. 2019): AdamW, label
+    smoothing, the last step's weights kept (no early pick on a dozen validation series). ``epochs``
+    passes over the fit data (500: a small archive's few batches per epoch need that many), at most
+    ``max_steps`` batches, at most ``max_minutes`` of wall clock (logged when it stops the run early),
+    or ``steps`` batches when set, is the cap. ``schedule: plateau`` (warm-up, stable rate, decay from
+    the step the training loss stops falling; modules/lr_schedule.py) ends a fit that has converged
+    before the cap; ``cosine`` runs the whole cap. ``fit_on: train+val`` trains on both splits (val then
+    only reports training fit); ``train`` keeps val held out."""
 
     epochs: Optional[int] = 500
     steps: Optional[int] = None
@@ -255,6 +257,10 @@ class TrainConfig:
     warmup: float = 0.05
     label_smoothing: float = 0.1
     fit_on: str = "train+val"
+    schedule: str = "plateau"  # or cosine: the whole budget, fixed in advance (modules/lr_schedule.py)
+    patience: int = 50  # plateau: epochs without a min_delta fall of the smoothed training loss
+    min_delta: float = 0.01
+    decay: float = 0.2  # plateau: share of the fit spent decaying the rate to 0
 
     def __post_init__(self) -> None:
         for key in ("epochs", "steps"):
@@ -271,6 +277,12 @@ class TrainConfig:
             raise UserInputError(f"train.fit_on={self.fit_on}: allowed values are {', '.join(FIT_ON)}")
         if self.lr <= 0:
             raise UserInputError(f"train.lr={self.lr}: must be > 0")
+        if self.schedule not in TRAIN_SCHEDULES:
+            raise UserInputError(f"train.schedule={self.schedule}: allowed values are {', '.join(TRAIN_SCHEDULES)}")
+        _at_least("train.patience", self.patience, 1)
+        _share("train.min_delta", self.min_delta)
+        if not 0 < self.decay < 1:
+            raise UserInputError(f"train.decay={self.decay}: must be in (0, 1) (the share of the fit spent decaying)")
         _share("train.warmup", self.warmup)
         _share("train.label_smoothing", self.label_smoothing)
         _unit_interval("train.momentum", self.momentum)

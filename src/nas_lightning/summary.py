@@ -52,6 +52,14 @@ def select_lines(select: dict) -> list[str]:
     return lines
 
 
+def _retrain_length(t: dict) -> str:
+    if t.get("schedule") != "plateau":
+        return f"{t['steps']} steps ({t['epochs']} epochs)"
+    why = (f"training loss flat from step {t['plateau_step']}, then decay" if t["plateau_step"] is not None
+           else "no plateau before the cap")
+    return f"{t['steps_done']} of at most {t['steps']} steps ({t['epochs_done']} of {t['epochs']} epochs; {why})"
+
+
 def print_summary(report: dict, out_dir: Path) -> None:
     """Log the summary (console and run log) and keep it as ``summary.txt`` in the run directory."""
     model, lines = report["model"], []
@@ -76,8 +84,7 @@ def print_summary(report: dict, out_dir: Path) -> None:
     if "train" in report:
         t = report["train"]
         val = f"val acc {_pct(t['val_acc'])}" if t["val_acc"] is not None else "no held-out val"
-        lines.append(f"  retrain: {t['steps']} steps ({t['epochs']} epochs) on {t['fit_on']}, {val}, "
-                     f"test acc {_pct(t['test_acc'])}")
+        lines.append(f"  retrain: {_retrain_length(t)} on {t['fit_on']}, {val}, test acc {_pct(t['test_acc'])}")
         if not t["learned"]:
             chance = 1 / len(report["data"]["classes"])
             lines.append(f"  FAILED TO LEARN: test accuracy within {100 * CHANCE_MARGIN:.0f} pt of chance ({_pct(chance)}); the model is not "

@@ -1,14 +1,12 @@
 """GenotypeRetrainModule: trains the fixed network of an architecture (cells or chain) from scratch, then tests it.
 
-Automatic optimization with the recipe of ``TrainConfig`` (AdamW, warm-up then cosine per step,
-label smoothing, optional augmentation of each training batch); the network at the last step is
-the one tested and exported. Testing also yields macro F1,
+Automatic optimization with the recipe of ``TrainConfig`` (AdamW, the learning-rate schedule of
+lr_schedule.py per step, label smoothing, optional augmentation of each training batch); the network
+at the last step is the one tested and exported. Testing also yields macro F1,
 per-class accuracy and the confusion matrix (``test_report``), synchronised across DDP ranks.
 """
 
 from __future__ import annotations
-
-import math
 
 import lightning as L
 import torch
@@ -17,13 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from ..config import AugmentConfig, TrainConfig
 from ..data.augment import augment, batch_seed
-
-
-def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """LR factor: linear from ~0 to 1 over ``warmup`` steps, then cosine down to 0 at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+from .lr_schedule import PlateauSchedule, warmup_cosine
 
 
 class GenotypeRetrainModule(L.LightningModule):
@@ -41,6 +33,8 @@ class GenotypeRetrainModule(L.LightningModule):
         self.test_class_acc = MulticlassAccuracy(num_classes, average=None)
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.test_report: dict = {}
+        self.schedule: PlateauSchedule | None = None  # train.schedule=plateau: set with the optimizer
+        self._epoch_loss: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -54,13 +48,18 @@ class GenotypeRetrainModule(L.LightningModule):
             opt = torch.optim.AdamW(self.parameters(), c.lr, weight_decay=c.weight_decay)
         total = int(self.trainer.estimated_stepping_batches)
         warmup = int(c.warmup * total)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, total, warmup))
+        if c.schedule == "plateau":
+            self.schedule = PlateauSchedule(total, warmup, c.patience, c.min_delta, c.decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, self.schedule.factor)
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, total, warmup))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         logits = self.net(augment(x, self.augment, batch_seed(self.seed, self.global_step)))
         loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        self._epoch_loss.append(loss.detach())
         if not self.log_steps:
             return loss
         self.train_acc(logits.detach(), y)
@@ -68,6 +67,18 @@ class GenotypeRetrainModule(L.LightningModule):
                       batch_size=len(y), sync_dist=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.schedule is not None and self.schedule.done(self.global_step):
+            self.trainer.should_stop = True
+
+    def on_train_epoch_end(self) -> None:
+        """The plateau schedule sees the epoch's mean training loss (averaged over DDP ranks, so all
+        ranks decide alike)."""
+        if self._epoch_loss and self.schedule is not None:
+            loss = self.trainer.strategy.reduce(torch.stack(self._epoch_loss).mean(), reduce_op="mean")
+            self.schedule.end_epoch(float(loss), self.global_step)
+        self._epoch_loss.clear()
 
     def validation_step(self, batch, batch_idx):
         x, y = batch

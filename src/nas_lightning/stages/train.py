@@ -42,13 +42,15 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, arch:
                            max_steps=steps, max_time=wall_clock_cap(cfg.train.max_minutes),
                            **({} if held_out else {"limit_val_batches": 0}))
     trainer.fit(module, datamodule=data)
-    capped = trainer.global_step < steps
+    schedule = module.schedule.state() if module.schedule else {}
+    end = schedule.get("end_step", steps)
+    capped = trainer.global_step < end
     if capped:
-        log.warning("retrain stopped by train.max_minutes=%g at step %d of %d (the cosine schedule had not ended); "
-                    "raise train.max_minutes or lower train.max_steps", cfg.train.max_minutes, trainer.global_step, steps)
+        log.warning("retrain stopped by train.max_minutes=%g at step %d of %d (the learning rate had not decayed); "
+                    "raise train.max_minutes or lower train.max_steps", cfg.train.max_minutes, trainer.global_step, end)
     trainer.save_checkpoint(out_dir / "checkpoints" / "train" / "last.ckpt", weights_only=True)
     val_acc = float(trainer.validate(module, datamodule=data, verbose=False)[0]["val/acc"]) if held_out else None
-    info = {"fit_on": cfg.train.fit_on, "epochs": epochs, "steps": steps, "steps_done": trainer.global_step,
-            "stopped_by_time_cap": capped, "val_acc": val_acc,
+    info = {"fit_on": cfg.train.fit_on, "schedule": cfg.train.schedule, "epochs": epochs, "steps": steps,
+            "steps_done": trainer.global_step, "epochs_done": trainer.current_epoch, "plateau_step": schedule.get("plateau_step"), "stopped_by_time_cap": capped, "val_acc": val_acc,
             "params_trained": sum(p.numel() for p in net.parameters())}
     return Trained(module, trainer, data, info)

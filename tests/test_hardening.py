@@ -129,7 +129,8 @@ def test_remove_if_fresh_keeps_anything_a_run_wrote(tmp_path):
 
 
 @pytest.mark.slow  # waits for a real search checkpoint before the interrupt
-def test_ctrl_c_is_one_line_naming_what_was_kept(tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_is_one_line_naming_what_was_kept(tmp_path, signum, code):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "nas_lightning", "preset=s", "search.epochs=50",
@@ -138,9 +139,9 @@ def test_ctrl_c_is_one_line_naming_what_was_kept(tmp_path):
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert proc.returncode == code and "Traceback" not in err, err
     lines = [ln for ln in err.splitlines() if ln.startswith("interrupted:")]
     assert len(lines) == 1 and f"resume={run_dir}" in lines[0], err
     assert not (run_dir / ".lock").exists()

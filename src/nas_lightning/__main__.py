@@ -47,19 +47,19 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
         remove_if_fresh(run_dir)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except Interrupted:
+    except Interrupted as stop:
         if any(cfg.target.get(goal) is not None for goal in GOALS):  # the raw config: validation may not have run
             print("interrupted: finished trials are kept in the study; re-run the same command to continue it",
                   file=sys.stderr)
-            sys.exit(130)
+            sys.exit(stop.exit_code)
         kept = search_checkpoint(cfg.get("resume") or run_dir)
         where = f"kept {kept}; continue with resume={kept.parents[2]}" if kept.is_file() else "no search checkpoint yet"
         print(f"interrupted: {where}", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stop.exit_code)
 
 
 def _interrupt(signum, frame) -> None:
-    raise Interrupted()
+    raise Interrupted(signum)
 
 
 def main() -> None:
@@ -70,6 +70,7 @@ def main() -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # Slurm and other schedulers: SIGTERM, then SIGKILL after a grace period
     _hydra_main()
 
 

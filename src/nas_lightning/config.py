@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
 from .errors import UserInputError, first_line
+from .loggers import LoggerConfig
 from .search_space.standard import STANDARD_MODELS
 from .target.config import TargetConfig
 
@@ -429,6 +430,7 @@ class RunConfig:
     resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
     threads: Optional[int] = None  # torch intra- and inter-op threads; null: the cores this process may use
     target: TargetConfig = field(default_factory=TargetConfig)  # set a target: a study of runs (target/)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # the logger group (loggers.py)
 
     def __post_init__(self) -> None:
         if self.threads is not None:

@@ -12,5 +12,10 @@ class UserInputError(Exception):
 
 
 class Interrupted(BaseException):
-    """Ctrl-C, raised by the CLI's SIGINT handler. Not a ``KeyboardInterrupt``: Lightning turns that into
-    a silent ``exit(1)``, while any other exception it re-raises after tearing down, so it reaches the CLI."""
+    """Ctrl-C or a scheduler's SIGTERM, raised by the CLI's signal handler. Not a ``KeyboardInterrupt``:
+    Lightning turns that into a silent ``exit(1)``, while any other exception it re-raises after tearing
+    down, so it reaches the CLI. The exit code is the shell's for the signal: 128 + its number."""
+
+    def __init__(self, signum: int = 2):
+        super().__init__(signum)
+        self.exit_code = 128 + signum

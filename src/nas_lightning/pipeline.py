@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
 from .devices import Device
+from .loggers import log_outcome
 from .search_space.architecture import Architecture, arch_cost, load_architecture
 from .search_space.baseline import baseline_genotype, baseline_spec, saved_baseline_width
 from .search_space.layout import MacroSpec, NetShape
@@ -80,6 +81,8 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         if exported:
             report["export"], report["quant"] = test_onnx(trained, exported), exported.quant
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
+        if _writes():
+            log_outcome(trained.trainer.loggers, _final_figures(report), {"deployed_model": f"{name}: {arch}"})
     npu_rules = report.get("export", {}).get("npu_rules")
     report["memory"], report["device"] = memory_and_fit(device, arch, shape, npu_rules, preset_changes)
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
@@ -88,6 +91,15 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         print_summary(report, out_dir)
     return report
+
+
+def _final_figures(report: dict) -> dict[str, float]:
+    """The report's headline numbers, as metrics for the experiment loggers."""
+    figures = {"final/test_acc": report["train"]["test_acc"], "final/params_deployed": report["model"]["params_deployed"],
+               "final/macs": report["model"]["macs"]}
+    if "export" in report:
+        figures["final/test_acc_int8"] = report["export"]["test_acc_onnx_int8"]
+    return figures
 
 
 def _writes() -> bool:

@@ -26,7 +26,7 @@ from .errors import UserInputError, first_line
 from .run_dir import check_run_dir, is_secondary_rank
 from .ti_import import expand
 
-GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment", "select")
+GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment", "select", "logger")
 
 
 def check_group_choices(parsed: list) -> None:
@@ -35,7 +35,9 @@ def check_group_choices(parsed: list) -> None:
     for o in parsed:
         if o.key_or_group not in GROUPS:
             continue
-        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+        value = o.value()
+        values = (list(o.sweep_string_iterator()) if o.is_sweep_override()
+                  else [str(v) for v in value] if isinstance(value, list) else [str(value)])  # logger=[csv,mlflow]
         allowed = group_options(o.key_or_group)
         for value in values:
             if value not in allowed:

@@ -18,6 +18,7 @@ from ..config import RunConfig, search_checkpoint
 from ..data.datamodule import TimeSeriesDataModule
 from ..devices import Device
 from ..errors import UserInputError
+from ..loggers import log_outcome
 from ..modules.alpha_terms import ResourcePenalty
 from ..modules.search import DARTSSearchModule
 from ..search_space.cost import ExpectedCost
@@ -81,6 +82,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
     alternatives = [device.repair_flash(g, shape)[0] for g in module.alternatives(cfg.select.alternatives)]
     if trainer.is_global_zero:
         genotype.save(out_dir / "genotype.json")
+        log_outcome(trainer.loggers, {"search/kept_val_acc": module.best_val_acc}, {"search_genotype": str(genotype)})
     entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}
                for t, (a, b) in module.entropy.items()}
     info = {"epochs": epochs, "steps": steps, "alpha_steps": steps - module.warmup_steps,

@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from ..callbacks.progress import ProgressLines
 from ..config import RunConfig
+from ..loggers import make_loggers
 
 MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
 
@@ -25,7 +25,7 @@ def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: i
     options.setdefault("check_val_every_n_epoch", max(1, epochs // MAX_VALIDATIONS))
     return L.Trainer(
         max_epochs=epochs, default_root_dir=str(out_dir), callbacks=[*callbacks, ProgressLines(name, steps)],
-        logger=TensorBoardLogger(str(out_dir), name="tb", version=name), num_sanity_val_steps=0, **options, **extra,
+        logger=make_loggers(cfg.logger, out_dir, name) or False, num_sanity_val_steps=0, **options, **extra,
     )
 
 

@@ -1,6 +1,6 @@
 """The ``logger`` group: TensorBoard, CSV and MLflow (alone or several at once) each receive the alpha
 entropy, the costs, the accuracies and the architectures; MLflow writes a file store inside the run
-directory (no server); choosing MLflow without the package is one clear line naming the install."""
+directory (SQLite, no server); choosing MLflow without the package is one clear line naming the install."""
 
 import csv
 import importlib.util
@@ -33,7 +33,7 @@ def test_every_logger_chosen_receives_the_runs_figures(tmp_path):
     assert hparams["deployed_model"].startswith(report["model"]["name"])
     assert yaml.safe_load((run_dir / "csv" / "search" / "hparams.yaml").read_text())["search_genotype"]
 
-    client = mlflow.tracking.MlflowClient((run_dir / "mlruns").resolve().as_uri())
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{(run_dir / 'mlflow.db').resolve()}")
     [experiment] = [e for e in client.search_experiments() if e.name == "nas-lightning"]
     [run] = client.search_runs([experiment.experiment_id])  # one MLflow run holds both stages
     assert run.data.metrics["final/test_acc"] == pytest.approx(report["train"]["test_acc"])

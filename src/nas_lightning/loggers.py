@@ -1,8 +1,9 @@
 """The experiment loggers a run writes to: the ``logger`` config group (lightning-hydra-template's way).
 
 ``logger=tensorboard`` (default: ``<run dir>/tb/<stage>``), ``logger=csv`` (``<run dir>/csv/<stage>/
-metrics.csv``), ``logger=mlflow`` (a file store at ``<run dir>/mlruns`` unless ``logger.mlflow.tracking_uri``;
-one MLflow run per product run, its stages' metrics side by side), or several: ``logger=[tensorboard,csv]``.
+metrics.csv``), ``logger=mlflow`` (a SQLite store at ``<run dir>/mlflow.db`` unless ``logger.mlflow.tracking_uri``: no
+server, and not MLflow's file store, which MLflow 3 refuses by default; one MLflow run per product run, its
+stages' metrics side by side), or several: ``logger=[tensorboard,csv]``.
 Each group option fills its own key, so the choice is the set of keys present. Lightning's own loggers do
 the writing; everything a stage logs with ``self.log`` reaches each of them, and ``log_outcome`` gives each
 the genotype and the final figures.
@@ -32,7 +33,7 @@ class CSVOptions:
 
 @dataclass
 class MLflowOptions:
-    tracking_uri: Optional[str] = None  # null: a file store at <run dir>/mlruns, no server
+    tracking_uri: Optional[str] = None  # null: sqlite:///<run dir>/mlflow.db, no server
     experiment: str = "nas-lightning"
 
 
@@ -67,8 +68,9 @@ def make_loggers(cfg: LoggerConfig, out_dir: Path, stage: str) -> list:
         loggers.append(CSVLogger(str(out_dir), name="csv", version=stage))
     if cfg.mlflow is not None:
         key = Path(out_dir).resolve()
-        uri = cfg.mlflow.tracking_uri or (key / "mlruns").as_uri()
-        logger = MLFlowLogger(cfg.mlflow.experiment, run_name=key.name, tracking_uri=uri, run_id=_mlflow_runs.get(key))
+        uri = cfg.mlflow.tracking_uri or f"sqlite:///{key / 'mlflow.db'}"
+        logger = MLFlowLogger(cfg.mlflow.experiment, run_name=key.name, tracking_uri=uri, run_id=_mlflow_runs.get(key),
+                              artifact_location=(key / "mlartifacts").as_uri())
         _mlflow_runs[key] = logger.run_id
         loggers.append(logger)
     return loggers

@@ -8,7 +8,7 @@ composition; ``validate`` then builds the dataclasses, whose ``__post_init__`` c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,30 +17,20 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .data.config import DataConfig
+from .config_checks import at_least, epochs_or_steps, share, unit_interval
 from .errors import UserInputError, first_line
+from .fit_config import AugmentConfig, SelectConfig, TrainConfig
 from .loggers import LoggerConfig
 from .search_space.standard import STANDARD_MODELS
 from .target.config import TargetConfig
 
 STAGES = ("search", "train", "export")
-AUGMENT_STAGES = ("search", "train")
 MODES = ("Memory", "Compute")
 
 
 def search_checkpoint(run_dir: str | Path) -> Path:
     """The search checkpoint of a run directory, rewritten every epoch: what ``resume=`` continues."""
     return Path(run_dir) / "checkpoints" / "search" / "last.ckpt"
-
-
-def _at_least(key: str, value: float, minimum: float) -> None:
-    if value < minimum:
-        raise UserInputError(f"{key}={value}: must be >= {minimum}")
-
-
-def _unit_interval(key: str, value: float) -> None:
-    """Momentum-like values: in [0, 1) (1 never forgets, above 1 diverges)."""
-    if not 0 <= value < 1:
-        raise UserInputError(f"{key}={value}: must be in [0, 1)")
 
 
 SEED_MAX = 2**32 - 1  # numpy's seeds stop here
@@ -87,9 +77,9 @@ class PresetConfig:
     fanout_concat: int = 4
 
     def __post_init__(self) -> None:
-        _at_least("preset.layers", self.layers, 3)
+        at_least("preset.layers", self.layers, 3)
         for key in ("nodes_per_layer", "init_channels", "init_channel_multiplier", "fanout_concat"):
-            _at_least(f"preset.{key}", getattr(self, key), 1)
+            at_least(f"preset.{key}", getattr(self, key), 1)
         if self.fanout_concat > self.nodes_per_layer:
             raise UserInputError(
                 f"preset.fanout_concat={self.fanout_concat}: must be <= preset.nodes_per_layer={self.nodes_per_layer}"
@@ -106,8 +96,8 @@ class ModeConfig:
     def __post_init__(self) -> None:
         if self.name not in MODES:
             raise UserInputError(f"mode={self.name}: allowed values are {', '.join(MODES)}")
-        _at_least("mode.weight", self.weight, 0.0)
-        _at_least("mode.budget_weight", self.budget_weight, 0.0)
+        at_least("mode.weight", self.weight, 0.0)
+        at_least("mode.budget_weight", self.budget_weight, 0.0)
         if not 0 < self.budget_target <= 1:
             raise UserInputError(f"mode.budget_target={self.budget_target}: must be in (0, 1]")
 
@@ -134,17 +124,6 @@ class DeviceConfig:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise UserInputError(f"device.{key}={value}: must be > 0 or null (unlimited)")
-
-
-def _share(key: str, value: float) -> None:
-    if not 0 <= value < 1:
-        raise UserInputError(f"{key}={value}: must be in [0, 1)")
-
-
-def _epochs_or_steps(section: str, epochs: Optional[int], steps: int) -> None:
-    if epochs is not None:
-        _at_least(f"{section}.epochs", epochs, 1)
-    _at_least(f"{section}.steps", steps, 1)
 
 
 @dataclass
@@ -174,127 +153,29 @@ class SearchConfig:
     beta_decay: float = 0.0  # β-DARTS weight at the last step, ramped from ~0; 0 = off (0.5 held alphas near uniform)
 
     def __post_init__(self) -> None:
-        _epochs_or_steps("search", self.epochs, self.steps)
-        _share("search.warmup", self.warmup)
+        epochs_or_steps("search", self.epochs, self.steps)
+        share("search.warmup", self.warmup)
         for key in ("w_lr", "alpha_lr", "grad_clip"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise UserInputError(f"search.{key}={getattr(self, key)}: must be > 0")
-        _unit_interval("search.w_momentum", self.w_momentum)
+        unit_interval("search.w_momentum", self.w_momentum)
         if len(self.alpha_betas) != 2:
             raise UserInputError(f"search.alpha_betas={list(self.alpha_betas)}: must be two numbers in [0, 1), e.g. [0.5, 0.999]")
         for beta in self.alpha_betas:
-            _unit_interval("search.alpha_betas", beta)
+            unit_interval("search.alpha_betas", beta)
         for key in ("w_lr_min", "w_weight_decay", "alpha_weight_decay"):
-            _at_least(f"search.{key}", getattr(self, key), 0.0)
+            at_least(f"search.{key}", getattr(self, key), 0.0)
         if self.max_skip is not None:
-            _at_least("search.max_skip", self.max_skip, 0)
-        _at_least("search.beta_decay", self.beta_decay, 0.0)
-        _at_least("search.partial_channels", self.partial_channels, 1)
+            at_least("search.max_skip", self.max_skip, 0)
+        at_least("search.beta_decay", self.beta_decay, 0.0)
+        at_least("search.partial_channels", self.partial_channels, 1)
 
 
 ALPHA_TRAVEL = 6.0  # ~ 50 epochs x 390 steps x 3e-4, the DARTS CIFAR-10 recipe
 
 
-FIT_ON = ("train+val", "train")
-TRAIN_SCHEDULES = ("plateau", "cosine")  # modules/lr_schedule.py
 POW2_METHODS = ("ceil", "mse", "mse_bias", "output")  # export/pow2_calibration.py
 QUANT_METHODS = ("auto", *POW2_METHODS)
-
-
-@dataclass
-class AugmentConfig:
-    """Random per-series changes of each training batch in the ``stages`` listed (search: the
-    weight batches; train: the retrain's batches): Gaussian ``jitter`` (std, in units of the
-    normalised signal), amplitude ``scale`` (std of a factor around 1) and circular time ``shift``
-    (largest share of the length). All 0 = off. ``shift: null`` decides from the data: on raw
-    windows cut from longer recordings a window's start is arbitrary, so shifting keeps the label;
-    a whole recorded series (an archive's, or a feature vector) is aligned to its event, so it does not."""
-
-    name: str = "none"
-    jitter: float = 0.0
-    scale: float = 0.0
-    shift: Optional[float] = 0.0
-    stages: list[str] = field(default_factory=lambda: list(AUGMENT_STAGES))
-
-    def __post_init__(self) -> None:
-        for key in ("jitter", "scale"):
-            _at_least(f"augment.{key}", getattr(self, key), 0.0)
-        if self.shift is not None and not 0 <= self.shift <= 0.5:
-            raise UserInputError(f"augment.shift={self.shift}: must be in [0, 0.5] or null (decided by the data)")
-        if any(s not in AUGMENT_STAGES for s in self.stages):
-            raise UserInputError(f"augment.stages={list(self.stages)}: allowed values are subsets of {list(AUGMENT_STAGES)}")
-
-    def for_stage(self, stage: str, windows: bool) -> "AugmentConfig":
-        """This augmentation where ``stage`` is listed, none elsewhere; ``windows``: the samples are raw
-        windows of longer recordings (what ``shift: null`` decides on)."""
-        if stage not in self.stages:
-            return AugmentConfig()
-        shift = self.shift if self.shift is not None else (AUTO_SHIFT if windows else 0.0)
-        return replace(self, shift=shift)
-
-
-AUTO_SHIFT = 0.1  # shift: null on raw windows
-
-
-@dataclass
-class TrainConfig:
-    """The retrain of the chosen network from scratch, the UCR way (Fawaz et al. 2019): AdamW, label
-    smoothing, the last step's weights kept (no early pick on a dozen validation series). ``epochs``
-    passes over the fit data (500: a small archive's few batches per epoch need that many), at most
-    ``max_steps`` batches, at most ``max_minutes`` of wall clock (logged when it stops the run early),
-    or ``steps`` batches when set, is the cap. ``schedule: plateau`` (warm-up, stable rate, decay from
-    the step the training loss stops falling; modules/lr_schedule.py) ends a fit that has converged
-    before the cap; ``cosine`` runs the whole cap. ``fit_on: train+val`` trains on both splits (val then
-    only reports training fit); ``train`` keeps val held out."""
-
-    epochs: Optional[int] = 500
-    steps: Optional[int] = None
-    max_steps: int = 20_000
-    max_minutes: Optional[float] = 30.0
-    optimizer: str = "adamw"
-    lr: float = 3e-3  # the reference 1e-3 underfits small nets in 500 epochs of a 40-series archive (docs/design_log.md)
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 1e-2
-    warmup: float = 0.05
-    label_smoothing: float = 0.1
-    fit_on: str = "train+val"
-    schedule: str = "plateau"  # or cosine: the whole budget, fixed in advance (modules/lr_schedule.py)
-    patience: int = 50  # plateau: epochs without a min_delta fall of the smoothed training loss
-    min_delta: float = 0.01
-    decay: float = 0.2  # plateau: share of the fit spent decaying the rate to 0
-
-    def __post_init__(self) -> None:
-        for key in ("epochs", "steps"):
-            if getattr(self, key) is not None:
-                _at_least(f"train.{key}", getattr(self, key), 1)
-        if self.epochs is None and self.steps is None:
-            raise UserInputError("train.epochs: set train.epochs or train.steps (both are null)")
-        _at_least("train.max_steps", self.max_steps, 1)
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise UserInputError(f"train.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
-        if self.optimizer not in ("sgd", "adamw"):
-            raise UserInputError(f"train.optimizer={self.optimizer}: allowed values are sgd, adamw")
-        if self.fit_on not in FIT_ON:
-            raise UserInputError(f"train.fit_on={self.fit_on}: allowed values are {', '.join(FIT_ON)}")
-        if self.lr <= 0:
-            raise UserInputError(f"train.lr={self.lr}: must be > 0")
-        if self.schedule not in TRAIN_SCHEDULES:
-            raise UserInputError(f"train.schedule={self.schedule}: allowed values are {', '.join(TRAIN_SCHEDULES)}")
-        _at_least("train.patience", self.patience, 1)
-        _share("train.min_delta", self.min_delta)
-        if not 0 < self.decay < 1:
-            raise UserInputError(f"train.decay={self.decay}: must be in (0, 1) (the share of the fit spent decaying)")
-        _share("train.warmup", self.warmup)
-        _share("train.label_smoothing", self.label_smoothing)
-        _unit_interval("train.momentum", self.momentum)
-        _at_least("train.weight_decay", self.weight_decay, 0.0)
-
-    def budget(self, steps_per_epoch: int) -> tuple[int, int]:
-        """(epochs, batches) of a fit over data of ``steps_per_epoch`` batches."""
-        if self.steps is not None:
-            return math.ceil(self.steps / steps_per_epoch), self.steps
-        steps = min(self.epochs * steps_per_epoch, self.max_steps)
-        return math.ceil(steps / steps_per_epoch), steps
 
 
 @dataclass
@@ -304,7 +185,7 @@ class ExportConfig:
     tolerance: float = 1e-4  # max |float ONNX - torch| on logits / max(1, largest |logit|)
 
     def __post_init__(self) -> None:
-        _at_least("export.calibration_batches", self.calibration_batches, 1)
+        at_least("export.calibration_batches", self.calibration_batches, 1)
         if self.opset not in OPSETS:
             raise UserInputError(f"export.opset={self.opset}: allowed values are {OPSETS.start} to {OPSETS.stop - 1}")
         if self.tolerance <= 0:
@@ -333,14 +214,14 @@ class QuantConfig:
     max_drop: float = 0.01
 
     def __post_init__(self) -> None:
-        _at_least("quant.qat_steps", self.qat_steps, 1)
+        at_least("quant.qat_steps", self.qat_steps, 1)
         if self.method not in QUANT_METHODS:
             raise UserInputError(f"quant.method={self.method}: allowed values are {', '.join(QUANT_METHODS)}")
         if self.calibration not in ("percentile", "minmax"):
             raise UserInputError(f"quant.calibration={self.calibration}: allowed values are percentile, minmax")
         if not 50 < self.percentile <= 100:
             raise UserInputError(f"quant.percentile={self.percentile}: must be in (50, 100]")
-        _at_least("quant.max_drop", self.max_drop, 0.0)
+        at_least("quant.max_drop", self.max_drop, 0.0)
         if self.qat_lr <= 0:
             raise UserInputError(f"quant.qat_lr={self.qat_lr}: must be > 0")
 
@@ -360,54 +241,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.name not in MODELS:
             raise UserInputError(f"model={self.name}: allowed values are {', '.join(MODELS)}")
-        _at_least("model.width", self.width, 1)
+        at_least("model.width", self.width, 1)
 
     @property
     def searched(self) -> bool:
         return self.name == "darts"
-
-
-SELECT_RULES = ("paired_se", "tolerance", "one_se")
-SELECT_ORIGINS = ("searched", "baseline", "standard")
-
-
-@dataclass
-class SelectConfig:
-    """The select stage (stages/select.py): candidates scored by stratified k-fold cross-validation on
-    train+val, successive halving over training budgets; ``name: none`` skips it. The choice is the
-    smallest candidate (deployed parameters) whose CV accuracy is within ``tolerance`` plus one standard
-    error of its fold-by-fold gap to the best (``rule: paired_se``), within ``tolerance`` of the best
-    (``tolerance``), or within the best's standard error (``one_se``, ESL's rule)."""
-
-    name: str = "cv"
-    folds: int = 5
-    repeats: Optional[int] = None  # null: enough repeats for MIN_HELD_OUT held-out predictions (cross_validation.py)
-    tolerance: float = 0.01
-    rule: str = "paired_se"
-    origins: list[str] = field(default_factory=lambda: list(SELECT_ORIGINS))
-    alternatives: int = 1  # derived genotypes besides the searched argmax
-    eta: int = 3  # successive halving: each rung keeps 1 / eta of its candidates, at eta x the budget
-    rungs: int = 3
-    max_minutes: Optional[float] = 5.0  # wall clock of the whole stage; rungs stop early when it is spent
-
-    def __post_init__(self) -> None:
-        if self.name not in ("cv", "none"):
-            raise UserInputError(f"select={self.name}: allowed values are cv, none")
-        _at_least("select.folds", self.folds, 2)
-        if self.repeats is not None:
-            _at_least("select.repeats", self.repeats, 1)
-        if not 0 <= self.tolerance < 1:
-            raise UserInputError(f"select.tolerance={self.tolerance}: must be in [0, 1) (a share of accuracy)")
-        if self.rule not in SELECT_RULES:
-            raise UserInputError(f"select.rule={self.rule}: allowed values are {', '.join(SELECT_RULES)}")
-        if not self.origins or any(o not in SELECT_ORIGINS for o in self.origins):
-            raise UserInputError(f"select.origins={list(self.origins)}: allowed values are non-empty subsets of "
-                                 f"{list(SELECT_ORIGINS)}")
-        _at_least("select.alternatives", self.alternatives, 0)
-        _at_least("select.eta", self.eta, 2)
-        _at_least("select.rungs", self.rungs, 1)
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise UserInputError(f"select.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
 
 
 @dataclass
@@ -434,7 +272,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.threads is not None:
-            _at_least("threads", self.threads, 1)
+            at_least("threads", self.threads, 1)
         if not 0 <= self.seed <= SEED_MAX:
             raise UserInputError(f"seed={self.seed}: must be in [0, {SEED_MAX}]")
         _check_trainer(self.trainer)

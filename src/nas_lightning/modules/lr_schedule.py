@@ -47,7 +47,7 @@ class PlateauSchedule:
             return (step + 1) / self.warmup
         if step < self.start:
             return 1.0
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - self.start) / max(1, self.end - self.start))))
+        return warmup_cosine(step, self.end, self.start)  # past its "warm-up" (the stable phase): the cosine
 
     def end_epoch(self, loss: float, step: int) -> None:
         """The epoch ending at ``step`` had mean training loss ``loss``."""
@@ -69,4 +69,4 @@ class PlateauSchedule:
 
     def state(self) -> dict:
         """What the report says about the fit's length."""
-        return {"plateau_step": self.decay_start, "end_step": self.end, "cap_step": self.cap}
+        return {"plateau_step": self.decay_start, "end_step": self.end}

@@ -51,6 +51,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, arch:
     trainer.save_checkpoint(out_dir / "checkpoints" / "train" / "last.ckpt", weights_only=True)
     val_acc = float(trainer.validate(module, datamodule=data, verbose=False)[0]["val/acc"]) if held_out else None
     info = {"fit_on": cfg.train.fit_on, "schedule": cfg.train.schedule, "epochs": epochs, "steps": steps,
-            "steps_done": trainer.global_step, "epochs_done": trainer.current_epoch, "plateau_step": schedule.get("plateau_step"), "stopped_by_time_cap": capped, "val_acc": val_acc,
+            "steps_done": trainer.global_step, "epochs_done": trainer.current_epoch,
+            "plateau_step": schedule.get("plateau_step"), "stopped_by_time_cap": capped, "val_acc": val_acc,
             "params_trained": sum(p.numel() for p in net.parameters())}
     return Trained(module, trainer, data, info)

@@ -11,6 +11,7 @@ from nas_lightning.data.datamodule import TimeSeriesDataModule
 from nas_lightning.devices import Device
 from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.stages.cross_validation import MAX_REPEATS, MIN_HELD_OUT, make_folds
+from nas_lightning.stages.fold_record import FoldRecord
 from nas_lightning.stages.select import Candidate, choose, promising, select_stage
 
 from conftest import TINY, compose_run_config, read_report, run_cli
@@ -79,18 +80,18 @@ SMALL_SELECT = [*TINY, "select=cv", "train.steps=30", "select.folds=3", "select.
                 "model.width=4", "device=host", "data.samples_per_class=15"]
 
 
-def _select(cfg, poison: bool):
+def _select(cfg, poison: bool, out_dir):
     dm = TimeSeriesDataModule(cfg.data, cfg.seed)
     if poison:  # a stage that read the test split would score differently (or fail on NaN)
         dm.splits.x_test[:] = np.nan
         dm.splits.y_test[:] = 0
     shape = NetShape(MacroSpec.from_config(cfg.preset), dm.num_channels, dm.input_length, dm.num_classes)
-    return select_stage(cfg, dm, Device(cfg.device), None, shape, []).info
+    return select_stage(cfg, dm, Device(cfg.device), None, shape, [], out_dir).info
 
 
-def test_cross_validation_never_reads_the_test_split():
+def test_cross_validation_never_reads_the_test_split(tmp_path):
     cfg = compose_run_config(SMALL_SELECT)
-    clean, poisoned = _select(cfg, poison=False), _select(cfg, poison=True)
+    clean, poisoned = _select(cfg, False, tmp_path / "clean"), _select(cfg, True, tmp_path / "poisoned")
     for info in (clean, poisoned):
         info.pop("seconds")
     assert clean == poisoned
@@ -120,7 +121,7 @@ class _Clock:
         return self.now
 
 
-def test_time_cap_does_not_start_a_candidate_it_cannot_finish(monkeypatch):
+def test_time_cap_does_not_start_a_candidate_it_cannot_finish(monkeypatch, tmp_path):
     """Each candidate's CV costs its seconds per unit of work (budget share x folds); the cap is 60 s.
     Rung 0 spends 46.7 s; in rung 1 the smallest fits (10 s), the next would end at 86.7 s and is not
     started, so the stage keeps its cap (before, it started any candidate before the deadline)."""
@@ -138,7 +139,7 @@ def test_time_cap_does_not_start_a_candidate_it_cannot_finish(monkeypatch):
         def __exit__(self, *exc):
             pass
 
-        def cross_validate(self, cfg, arch, shape, splits, folds, share):
+        def cross_validate(self, cfg, arch, shape, splits, folds, share, known, on_fold):
             clock.now += cost[arch] * share * len(folds.pairs)
             return [{"small": 0.6, "mid": 0.7, "big": 0.8}[arch]] * len(folds.pairs)  # bigger is better: no one dominated
 
@@ -147,6 +148,7 @@ def test_time_cap_does_not_start_a_candidate_it_cannot_finish(monkeypatch):
     cfg = compose_run_config([*SMALL_SELECT, "select.max_minutes=1", "select.eta=3", "select.rungs=3"])
     pool = [Candidate(name, "standard", name, None, params=p, macs=p) for name, p in (("small", 1), ("mid", 2), ("big", 3))]
     folds = make_folds(TimeSeriesDataModule(cfg.data, cfg.seed).splits, 5, 1, cfg.seed)
-    rungs, capped = select._halving(cfg, type("Data", (), {"splits": None})(), pool, folds)
+    record = FoldRecord(tmp_path / "folds.json", resume=False)
+    rungs, capped = select._halving(cfg, type("Data", (), {"splits": None})(), pool, folds, record)
     assert capped and clock.now <= 60
     assert [r["candidates"] for r in rungs] == [["small", "mid", "big"], ["small"]]

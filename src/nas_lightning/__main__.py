@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import CONF_DIR, register, search_checkpoint, validate
+from .atomic_files import DISK_FULL, disk_full_line
+from .config import CONF_DIR, latest_checkpoint, register, validate
 from .errors import Interrupted, UserInputError
 from .preflight import prepare_command_line
 from .target.config import GOALS
@@ -52,10 +54,16 @@ def _hydra_main(cfg: DictConfig) -> dict | None:
             print("interrupted: finished trials are kept in the study; re-run the same command to continue it",
                   file=sys.stderr)
             sys.exit(stop.exit_code)
-        kept = search_checkpoint(cfg.get("resume") or run_dir)
-        where = f"kept {kept}; continue with resume={kept.parents[2]}" if kept.is_file() else "no search checkpoint yet"
+        out_dir = Path(cfg.get("resume") or run_dir)
+        kept = latest_checkpoint(out_dir)
+        where = f"kept {kept}; continue with resume={out_dir}" if kept else "no checkpoint yet"
         print(f"interrupted: {where}", file=sys.stderr)
         sys.exit(stop.exit_code)
+    except OSError as err:
+        if err.errno not in DISK_FULL:
+            raise
+        print(f"error: {disk_full_line(err, Path(cfg.get('resume') or run_dir))}", file=sys.stderr)
+        sys.exit(6)
 
 
 def _interrupt(signum, frame) -> None:
@@ -69,6 +77,7 @@ def main() -> None:
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    logging.raiseExceptions = False  # a log file on a full disk: no "--- Logging error ---" traceback
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)  # Slurm and other schedulers: SIGTERM, then SIGKILL after a grace period
     _hydra_main()

@@ -33,6 +33,22 @@ def search_checkpoint(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints" / "search" / "last.ckpt"
 
 
+def train_checkpoint(run_dir: str | Path) -> Path:
+    """The retrain's checkpoint (whole training state), rewritten every ``train.checkpoint_minutes``."""
+    return Path(run_dir) / "checkpoints" / "train" / "last.ckpt"
+
+
+def select_record(run_dir: str | Path) -> Path:
+    """The select stage's finished fold fits, rewritten after each one."""
+    return Path(run_dir) / "checkpoints" / "select" / "folds.json"
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The furthest stage a run directory can continue from (``resume=``), if any."""
+    kept = [p for p in (train_checkpoint(run_dir), select_record(run_dir), search_checkpoint(run_dir)) if p.is_file()]
+    return kept[0] if kept else None
+
+
 SEED_MAX = 2**32 - 1  # numpy's seeds stop here
 OPSETS = range(13, 21)  # 13: onnxruntime's per-channel QDQ needs it; 20: torch's TorchScript exporter's highest
 # Trainer keys each stage sets itself (its step budget, callbacks, logger, run directory)
@@ -265,7 +281,7 @@ class RunConfig:
     genotype: Optional[str] = None
     model: ModelConfig = field(default_factory=ModelConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
-    resume: Optional[str] = None  # a run directory whose search continues from checkpoints/search/last.ckpt
+    resume: Optional[str] = None  # a run directory to continue: its search, select and retrain from their checkpoints
     threads: Optional[int] = None  # torch intra- and inter-op threads; null: the cores this process may use
     target: TargetConfig = field(default_factory=TargetConfig)  # set a target: a study of runs (target/)
     logger: LoggerConfig = field(default_factory=LoggerConfig)  # the logger group (loggers.py)
@@ -285,8 +301,9 @@ class RunConfig:
             self.stages = [s for s in self.stages if s != "search"]
             if "train" not in self.stages:
                 raise UserInputError(f"model={self.model.name}: stages must include train (the model is not searched)")
-        if self.resume is not None and not search_checkpoint(self.resume).is_file():
-            raise UserInputError(f"resume={self.resume}: no checkpoints/search/last.ckpt in that run directory")
+        if self.resume is not None and latest_checkpoint(self.resume) is None:
+            raise UserInputError(f"resume={self.resume}: nothing to continue there (no checkpoints/search/last.ckpt, "
+                                 "checkpoints/select/folds.json or checkpoints/train/last.ckpt)")
         needs_genotype = "search" not in self.stages and "train" in self.stages and self.model.searched
         if needs_genotype and not self.genotype:
             raise UserInputError("genotype: a path to genotype.json is required when stages has train but not search")

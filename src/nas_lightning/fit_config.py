@@ -78,6 +78,7 @@ class TrainConfig:
     patience: int = 50  # plateau: epochs without a min_delta fall of the smoothed training loss
     min_delta: float = 0.01
     decay: float = 0.2  # plateau: share of the fit spent decaying the rate to 0
+    checkpoint_minutes: Optional[float] = 1.0  # resumable state at an epoch's end at most this often; 0: every epoch
 
     def __post_init__(self) -> None:
         for key in ("epochs", "steps"):
@@ -88,6 +89,8 @@ class TrainConfig:
         at_least("train.max_steps", self.max_steps, 1)
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise UserInputError(f"train.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
+        if self.checkpoint_minutes is not None:
+            at_least("train.checkpoint_minutes", self.checkpoint_minutes, 0.0)
         if self.optimizer not in ("sgd", "adamw"):
             raise UserInputError(f"train.optimizer={self.optimizer}: allowed values are sgd, adamw")
         if self.fit_on not in FIT_ON:

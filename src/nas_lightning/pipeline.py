@@ -16,6 +16,7 @@ from pathlib import Path
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from .atomic_files import write_atomically
 from .config import RunConfig
 from .data.datamodule import TimeSeriesDataModule
 from .devices import Device
@@ -62,7 +63,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     name = getattr(arch, "meta", {}).get("model", cfg.model.name)  # a standard model's model.json keeps its name
     if cfg.select.name != "none" and {"search", "train"} <= set(cfg.stages):  # a given genotype= is trained as is
         t = time.perf_counter()
-        selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives)
+        selected = select_stage(cfg, dm, device, arch, shape, searched.alternatives, out_dir)
         arch, shape, name, report["select"] = selected.arch, selected.shape, selected.name, selected.info
         report["seconds"]["select"] = round(time.perf_counter() - t, 2)
     cost = arch_cost(arch, shape)
@@ -88,7 +89,7 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
     if _writes():
-        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        write_atomically(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
         print_summary(report, out_dir)
     return report
 

@@ -6,6 +6,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from .atomic_files import write_atomically
+
 
 log = logging.getLogger(__name__)
 STILL_ALPHAS = 0.05  # an entropy drop below this share means the search did not decide anything
@@ -109,7 +111,7 @@ def print_summary(report: dict, out_dir: Path) -> None:
         lines.append(f"    NPU rule broken: {item['node']} ({item['op']}): {item['rule']}, {item['detail']}")
     seconds = report["seconds"]
     lines.append(f"  time: {seconds['total']:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in seconds.items() if k != 'total')})")
-    (out_dir / "summary.txt").write_text("\n".join(lines) + "\n")
+    write_atomically(out_dir / "summary.txt", "\n".join(lines) + "\n")
     lines.append(f"  run directory: {out_dir}")
     log.info("\n".join(lines))
 

@@ -7,6 +7,7 @@ devices) exports the input as (N, 1, L, C) instead, see ``network.py``.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import torch
 
 from torch import nn
 
+from ..atomic_files import write_atomically
+
 INPUT, OUTPUT = "input", "logits"
 
 
@@ -24,17 +27,18 @@ def export_float(net: nn.Module, path: Path, opset: int, metadata: dict[str, str
     that was exported (eval mode)."""
     twin = net.twin(variables_as_width)
     example = torch.from_numpy(to_onnx_layout(torch.zeros(1, net.shape.channels, net.shape.length), variables_as_width))
+    exported = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(
-            twin, (example,), str(path), dynamo=False, opset_version=opset,
+            twin, (example,), exported, dynamo=False, opset_version=opset,
             input_names=[INPUT], output_names=[OUTPUT], dynamic_axes={INPUT: {0: "N"}, OUTPUT: {0: "N"}},
             do_constant_folding=True,
         )
-    model = onnx.load(str(path))
+    model = onnx.load_from_string(exported.getvalue())
     onnx.helper.set_model_props(model, metadata)
     onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
+    write_atomically(path, model.SerializeToString())
     return twin
 
 

@@ -26,6 +26,7 @@ import onnx
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quant_pre_process, quantize_static)
 
+from ..atomic_files import write_atomically
 from .graph_stats import run_onnx
 from .onnx_graph import INPUT
 from .pow2 import round_scales_to_pow2
@@ -75,7 +76,7 @@ def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: boo
 def save_int8(model: onnx.ModelProto, path: Path, metadata: dict[str, str]) -> None:
     onnx.helper.set_model_props(model, metadata)
     onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
+    write_atomically(path, model.SerializeToString())
 
 
 def quantize_int8(float_path: Path, int8_path: Path, calibration: list[np.ndarray], metadata: dict[str, str],

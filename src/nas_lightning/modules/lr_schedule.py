@@ -70,3 +70,13 @@ class PlateauSchedule:
     def state(self) -> dict:
         """What the report says about the fit's length."""
         return {"plateau_step": self.decay_start, "end_step": self.end}
+
+    CHECKPOINTED = ("decay_start", "end", "smoothed", "best", "stale")
+
+    def state_dict(self) -> dict:
+        """What a resumed fit needs to decide as the uninterrupted one would (its checkpoint keeps it)."""
+        return {key: getattr(self, key) for key in self.CHECKPOINTED}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in self.CHECKPOINTED:
+            setattr(self, key, state[key])

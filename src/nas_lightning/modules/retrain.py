@@ -34,6 +34,7 @@ class GenotypeRetrainModule(L.LightningModule):
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.test_report: dict = {}
         self.schedule: PlateauSchedule | None = None  # train.schedule=plateau: set with the optimizer
+        self._restored_schedule: dict | None = None  # from a resumed fit's checkpoint, loaded with the optimizer
         self._epoch_loss: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,6 +51,8 @@ class GenotypeRetrainModule(L.LightningModule):
         warmup = int(c.warmup * total)
         if c.schedule == "plateau":
             self.schedule = PlateauSchedule(total, warmup, c.patience, c.min_delta, c.decay)
+            if self._restored_schedule is not None:
+                self.schedule.load_state_dict(self._restored_schedule)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, self.schedule.factor)
         else:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, total, warmup))
@@ -67,6 +70,20 @@ class GenotypeRetrainModule(L.LightningModule):
                       batch_size=len(y), sync_dist=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.schedule is not None:
+            checkpoint["plateau_schedule"] = self.schedule.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Lightning restores the module before it calls ``configure_optimizers``: the schedule's state
+        waits there."""
+        self._restored_schedule = checkpoint.get("plateau_schedule")
+
+    def on_train_start(self) -> None:
+        """A fit resumed from its final checkpoint has nothing left to do (not even one more step)."""
+        if self.schedule is not None and self.schedule.done(self.global_step):
+            self.trainer.should_stop = True
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.schedule is not None and self.schedule.done(self.global_step):

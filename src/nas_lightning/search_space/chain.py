@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
+from ..atomic_files import write_atomically
 from ..errors import UserInputError
 
 LAYER_KINDS = ("conv", "max_pool")
@@ -71,7 +72,7 @@ class Chain:
         return json.dumps({"kind": self.kind, **asdict(self)}, indent=2)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n")
+        write_atomically(path, self.to_json() + "\n")
 
     def __str__(self) -> str:
         stem = "bn " if self.input_bn else ""

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..atomic_files import write_atomically
 from ..errors import UserInputError
 from .ops import PRIMITIVES
 
@@ -76,7 +77,7 @@ class Genotype:
         return cls.from_dict(read_record(path), source=f"genotype={path}")
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n")
+        write_atomically(path, self.to_json() + "\n")
 
 
 def read_record(path: str | Path) -> object:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 import lightning as L
@@ -127,8 +128,16 @@ class FoldPool:
         self.executor.shutdown(cancel_futures=True)
 
     def cross_validate(self, cfg: RunConfig, arch: Architecture, shape: NetShape, base: DataSplits, folds: Folds,
-                       share: float) -> list[float]:
-        """One held-out accuracy per fold (and repeat), fitted in parallel."""
-        jobs = [(cfg, arch, shape, _fold_data(cfg, base, folds, pair, cfg.seed + i), share, cfg.seed + i)
-                for i, pair in enumerate(folds.pairs)]
-        return list(self.executor.map(_fit_job, jobs))
+                       share: float, known: dict[int, float] | None = None,
+                       on_fold: Callable[[int, float], None] | None = None) -> list[float]:
+        """One held-out accuracy per fold (and repeat), fitted in parallel. Folds in ``known`` (fold index ->
+        accuracy, from before a resume) are not fitted again; ``on_fold`` hears each new one as it ends."""
+        scores = dict(known or {})
+        running = {self.executor.submit(_fit_job, (cfg, arch, shape, _fold_data(cfg, base, folds, pair, cfg.seed + i),
+                                                   share, cfg.seed + i)): i
+                   for i, pair in enumerate(folds.pairs) if i not in scores}
+        for future in as_completed(running):
+            scores[running[future]] = future.result()
+            if on_fold is not None:
+                on_fold(running[future], scores[running[future]])
+        return [scores[i] for i in range(len(folds.pairs))]

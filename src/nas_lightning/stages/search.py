@@ -35,7 +35,7 @@ class Searched:
     alternatives: list[Genotype]  # other genotypes the supernet derived, for the select stage
 
 
-def check_resumable(path: Path, module: L.LightningModule) -> None:
+def check_resumable(path: Path, module: L.LightningModule, stage: str = "search") -> None:
     """Refuses, before a Trainer writes anything into the run, a checkpoint that is not readable as plain
     tensors (empty, truncated, or carrying code: ``weights_only``) or belongs to another network."""
     try:
@@ -44,12 +44,12 @@ def check_resumable(path: Path, module: L.LightningModule) -> None:
             state = torch.load(path, map_location="cpu", weights_only=True)
         weights = state["state_dict"]
     except Exception:  # noqa: BLE001 - torch raises many types for a bad file; all mean "cannot resume"
-        raise UserInputError(f"resume: {path} cannot continue this search (not a plain-tensor Lightning checkpoint: "
+        raise UserInputError(f"resume: {path} cannot continue this {stage} (not a plain-tensor Lightning checkpoint: "
                              "empty, truncated, or holding code)") from None
     try:
         module.load_state_dict(weights)  # only a check: fit restores it again
     except (RuntimeError, KeyError, TypeError):
-        raise UserInputError(f"resume: {path} cannot continue this search (its tensors are another network's: "
+        raise UserInputError(f"resume: {path} cannot continue this {stage} (its tensors are another network's: "
                              "another preset, data shape or version)") from None
 
 
@@ -69,7 +69,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
         ModelCheckpoint(dirpath=search_checkpoint(out_dir).parent, filename=search_checkpoint(out_dir).stem,
                         enable_version_counter=False),
     ]
-    resume = search_checkpoint(cfg.resume) if cfg.resume else None
+    resume = search_checkpoint(cfg.resume) if cfg.resume and search_checkpoint(cfg.resume).is_file() else None
     if resume:
         check_resumable(resume, module)
     trainer = make_trainer(cfg, out_dir, "search", epochs, steps, callbacks)

@@ -16,11 +16,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from ..config import RunConfig, select_record
 from ..data.datamodule import TimeSeriesDataModule
 from ..devices import Device
 from ..search_space.architecture import Architecture, arch_cost, arch_memory
@@ -29,6 +30,7 @@ from ..search_space.chain import Chain
 from ..search_space.layout import NetShape
 from ..search_space.standard import STANDARD_MODELS, standard_model
 from .cross_validation import FoldPool, make_folds
+from .fold_record import FoldRecord
 
 log = logging.getLogger(__name__)
 NPU_MIN_POOLED_LENGTH = 3  # the NPU's global average pool needs H x W > 2
@@ -130,14 +132,17 @@ def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tup
     return chosen, best, bars
 
 
-def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], folds) -> tuple[list[dict], bool]:
+def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], folds,
+             record: FoldRecord) -> tuple[list[dict], bool]:
     """Scores the rungs into the candidates; returns (the rungs run, whether select.max_minutes cut them).
     Screening rungs use the first ``SCREENING_FOLDS`` folds, the last rung all; each rung fits its
     cheapest candidates first (MACs), so a time cap leaves out the costly ones. A candidate is not started
     when its CV, timed in its previous rung and scaled by budget share x folds, would end past the cap (a
-    cap checked only between candidates let one ACSF1 candidate run the stage 69 s over its 5 minutes)."""
+    cap checked only between candidates let one ACSF1 candidate run the stage 69 s over its 5 minutes).
+    Folds in ``record`` (a resumed run's) are not fitted again; each new one is added to it."""
     s = cfg.select
-    deadline = None if s.max_minutes is None else time.perf_counter() + 60 * s.max_minutes
+    stage_start = time.perf_counter() - record.elapsed  # a resumed stage counts the time spent before the kill
+    deadline = None if s.max_minutes is None else stage_start + 60 * s.max_minutes
     seconds_per_work: dict[str, float] = {}  # a candidate's last CV time per unit of budget share x folds
     rungs, capped = [], False
     with FoldPool(max(1, torch.get_num_threads())) as fits:
@@ -160,9 +165,18 @@ def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], fo
                     log.warning("select: select.max_minutes=%g reached in rung %d: %s not scored there", s.max_minutes,
                                 rung, ", ".join(o.name for o in pool if o not in scored))
                     break
-                started = time.perf_counter()
-                c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, replace(folds, pairs=pairs), share)
-                seconds_per_work[c.name] = (time.perf_counter() - started) / work
+                started, arch = time.perf_counter(), str(c.arch)
+                known = record.known(rung, c.name, arch, share, len(pairs))
+
+                def add(fold: int, acc: float, c=c, arch=arch) -> None:
+                    record.add_fold(rung, c.name, arch, share, fold, acc, time.perf_counter() - stage_start)
+
+                c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, replace(folds, pairs=pairs), share,
+                                                     known, add)
+                seconds = record.seconds_of(rung, c.name) if len(known) == len(pairs) else None
+                seconds = time.perf_counter() - started if seconds is None else seconds
+                record.add_seconds(rung, c.name, seconds)
+                seconds_per_work[c.name] = seconds / work
                 scored.append(c)
                 log.info("  %-14s %6d params: CV acc %.3f ± %.3f", c.name, c.params, c.mean(rung), c.sd(rung))
             rungs.append({"rung": rung, "budget_share": share, "folds": len(pairs),
@@ -173,7 +187,7 @@ def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], fo
 
 
 def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searched: Architecture | None,
-                 shape: NetShape, alternatives: list) -> Selected:
+                 shape: NetShape, alternatives: list, out_dir: Path) -> Selected:
     s = cfg.select
     started = time.perf_counter()
     everyone = candidates(cfg, device, searched, shape, alternatives)
@@ -182,7 +196,10 @@ def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searc
         reason = "a class has fewer than 2 series in train+val" if folds is None else "fewer than 2 candidates"
         log.warning("select: skipped (%s); the searched network is kept", reason)
         return Selected("darts", searched, shape, {"skipped": reason})
-    rungs, capped = _halving(cfg, dm, list(everyone), folds)
+    record = FoldRecord(select_record(out_dir), bool(cfg.resume))
+    if record.folds:
+        log.info("select: %d fold fits kept from before the resume", len(record.folds))
+    rungs, capped = _halving(cfg, dm, list(everyone), folds, record)
     decided = max(r["rung"] for r in rungs if len(r["candidates"]) >= 2 or r["rung"] == 0)
     finalists = [c for c in everyone if decided in c.scores]
     chosen, best, bars = choose(finalists, decided, s.rule, s.tolerance)

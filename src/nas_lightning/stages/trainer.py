@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ..atomic_files import write_atomically
 from ..callbacks.progress import ProgressLines
 from ..config import RunConfig
 from ..loggers import make_loggers
 
 MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, renaming a complete file into place: its own opens the previous
+    checkpoint for writing first, so a full disk would leave neither."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomically(path, buffer.getvalue())
 
 
 def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: int, callbacks: list,
@@ -25,7 +40,8 @@ def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: i
     options.setdefault("check_val_every_n_epoch", max(1, epochs // MAX_VALIDATIONS))
     return L.Trainer(
         max_epochs=epochs, default_root_dir=str(out_dir), callbacks=[*callbacks, ProgressLines(name, steps)],
-        logger=make_loggers(cfg.logger, out_dir, name) or False, num_sanity_val_steps=0, **options, **extra,
+        logger=make_loggers(cfg.logger, out_dir, name) or False, num_sanity_val_steps=0,
+        plugins=[AtomicCheckpointIO()], **options, **extra,
     )
 
 

@@ -79,6 +79,7 @@ def to_splits(parts: dict[str, list[Recording]], class_names: list[str], cfg: Da
         length = info["recording_length"]["length"]
         counts = {s: np.ones(len(parts[s]), dtype=np.int64) for s in SPLITS}
         real = {s: fitted[s][1] for s in SPLITS}
+        real = None if all((n == length).all() for n in real.values()) else real  # nothing padded
         raw = {s: fitted[s][0] for s in SPLITS}
     else:
         raw, counts, real = {}, {}, None

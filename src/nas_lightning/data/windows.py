@@ -64,29 +64,52 @@ def _check_columns(recordings: list[Recording], variables: int | None) -> int:
     return variables or width
 
 
+def _check_not_empty(parts: dict[str, list[Recording]], split: str) -> None:
+    if not parts[split]:
+        raise UserInputError(f"data: the {split} split has no recording (add files or change data.split_factor)")
+
+
+Arrays = dict[str, np.ndarray]
+
+
+def _whole(parts: dict[str, list[Recording]], variables: int, cfg: DataConfig, info: dict) -> tuple[Arrays, Arrays, Arrays | None]:
+    """One sample per recording, fitted to one length by data.length: (x, samples per recording, real lengths
+    or None when nothing is padded); the length block goes into ``info``."""
+    for split in SPLITS:
+        _check_not_empty(parts, split)
+    fitted, info["recording_length"] = whole_recordings({s: parts[s] for s in SPLITS}, variables, cfg.length,
+                                                        cfg.max_length)
+    length = info["recording_length"]["length"]
+    real = {s: fitted[s][1] for s in SPLITS}
+    padded = any((n < length).any() for n in real.values())
+    return {s: fitted[s][0] for s in SPLITS}, {s: np.ones(len(parts[s]), dtype=np.int64) for s in SPLITS}, \
+        real if padded else None
+
+
+def _windowed(parts: dict[str, list[Recording]], variables: int, length: int, cfg: DataConfig,
+              info: dict) -> tuple[Arrays, Arrays, None]:
+    """Windows of ``length`` samples cut from each recording: (x, windows per recording, None)."""
+    raw, counts = {}, {}
+    for split in SPLITS:
+        what = f" in its {split} part" if info.get("split") == "within_files" else ""
+        chunks = [_windows(r, length, cfg.stride or length, variables, what) for r in parts[split]]
+        _check_not_empty(parts, split)
+        raw[split], counts[split] = np.concatenate(chunks), np.asarray([len(c) for c in chunks])
+    return raw, counts, None
+
+
 def to_splits(parts: dict[str, list[Recording]], class_names: list[str], cfg: DataConfig, info: dict) -> DataSplits:
     """Window (or fit whole recordings to one length: data.length), select variables and extract features
     for each split; warn when a split misses a class."""
-    for split in SPLITS:
-        if not parts[split]:
-            raise UserInputError(f"data: the {split} split has no recording (add files or change data.split_factor)")
     everything = [r for split in SPLITS for r in parts[split]]
     variables = _check_columns(everything, cfg.variables)
     length = configured_length(cfg)
-    if length is None:  # whole recordings, one sample each
-        fitted, info["recording_length"] = whole_recordings({s: parts[s] for s in SPLITS}, variables, cfg.length,
-                                                            cfg.max_length)
+    info = dict(info)
+    if length is None:
+        raw, counts, real = _whole(parts, variables, cfg, info)
         length = info["recording_length"]["length"]
-        counts = {s: np.ones(len(parts[s]), dtype=np.int64) for s in SPLITS}
-        real = {s: fitted[s][1] for s in SPLITS}
-        real = None if all((n == length).all() for n in real.values()) else real  # nothing padded
-        raw = {s: fitted[s][0] for s in SPLITS}
     else:
-        raw, counts, real = {}, {}, None
-        for split in SPLITS:
-            what = f" in its {split} part" if info.get("split") == "within_files" else ""
-            chunks = [_windows(r, length, cfg.stride or length, variables, what) for r in parts[split]]
-            raw[split], counts[split] = np.concatenate(chunks), np.asarray([len(c) for c in chunks])
+        raw, counts, real = _windowed(parts, variables, length, cfg, info)
     arrays = {}
     for split in SPLITS:
         x = extract(raw[split], cfg)
@@ -96,6 +119,6 @@ def to_splits(parts: dict[str, list[Recording]], class_names: list[str], cfg: Da
             log.warning("data: the %s split has no sample of class %s (too few recordings of it for "
                         "data.split_factor; add recordings or annotation entries)", split, ", ".join(missing))
         arrays[split] = (x, y)
-    info = {**info, "window": length, "stride": cfg.stride or length, "variables": variables, "features": describe(cfg),
-            "recordings": {s: len(parts[s]) for s in SPLITS}}
+    info.update({"window": length, "stride": cfg.stride or length, "variables": variables, "features": describe(cfg),
+                 "recordings": {s: len(parts[s]) for s in SPLITS}})
     return DataSplits(*arrays["train"], *arrays["val"], *arrays["test"], class_names, info, real)

@@ -35,6 +35,10 @@ BAD = [
     (["quant.calibration=max"], "quant.calibration=max: allowed values are percentile, minmax"),
     (["train.schedule=step"], "train.schedule=step: allowed values are plateau, cosine"),
     (["logger=wandb"], "logger=wandb: unknown; allowed: csv, mlflow, tensorboard"),
+    (["data=aeon", "data.name=JapaneseVowels", "data.length=zero"],
+     "data.length=zero: allowed values are error, pad, resample, crop"),
+    (["data=aeon", "data.name=JapaneseVowels", "data.length=pad", "data.max_length=4"],
+     "data.max_length=4: must be >= 8 or null"),
     (["logger=mlflow", "logger.mlflow.experiment="], "logger.mlflow.experiment: must be a non-empty name"),
 ]
 
@@ -64,6 +68,19 @@ def test_previous_run_is_not_overwritten_by_a_bad_one(tiny_run):
     result = run_cli(["preset.layers=1"], tiny_run)
     assert result.returncode == 2
     assert (tiny_run / "report.json").read_bytes() == before
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    return line
+
+
+def test_unequal_recordings_without_a_policy_are_refused_naming_data_length(tmp_path):
+    run_dir = tmp_path / "run"
+    line = one_error_line(run_cli(["data=aeon", "data.name=JapaneseVowels"], run_dir))
+    assert "data.length=error: whole recordings must have one length" in line and "data.length=pad" in line
+    assert not run_dir.exists()
 
 
 def test_train_and_export_from_a_genotype_file(tiny_run, tmp_path):

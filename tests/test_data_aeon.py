@@ -66,6 +66,6 @@ def test_unknown_name_is_refused_with_the_offline_choices():
         load_splits(DataConfig(source="aeon", name="NotADataset"), seed=0)
 
 
-def test_unequal_length_series_need_frame_size():
-    with pytest.raises(UserInputError, match="differ in length.*set data.frame_size"):
+def test_unequal_length_series_need_a_length_policy_or_frame_size():
+    with pytest.raises(UserInputError, match="differ.*set data.length=pad, resample or crop.*data.frame_size"):
         load_splits(DataConfig(source="aeon", name="JapaneseVowels"), seed=0)

@@ -4,9 +4,11 @@ directory (SQLite, no server); choosing MLflow without the package is one clear 
 
 import csv
 import importlib.util
+import math
 
 import pytest
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_lightning.errors import UserInputError
 
@@ -16,6 +18,17 @@ from conftest import TINY, compose_run_config, read_report, run_cli
 def _csv_columns(path) -> set[str]:
     with open(path, newline="") as f:
         return set(next(csv.reader(f)))
+
+
+def _csv_values(path, column: str) -> list[float]:
+    with open(path, newline="") as f:
+        return [float(row[column]) for row in csv.DictReader(f) if row[column]]
+
+
+def _tb_values(log_dir, tag: str) -> list[float]:
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return [e.value for e in events.Scalars(tag)]
 
 
 def test_every_logger_chosen_receives_the_runs_figures(tmp_path):
@@ -40,6 +53,18 @@ def test_every_logger_chosen_receives_the_runs_figures(tmp_path):
     assert run.data.metrics["final/test_acc_int8"] == pytest.approx(report["export"]["test_acc_onnx_int8"])
     assert {"alpha/entropy_normal_epoch", "search/val_acc", "test/acc"} <= set(run.data.metrics)
     assert {"search_genotype", "deployed_model"} <= set(run.data.params)
+
+    # the same alpha entropy and test accuracy read back from each store: equal across stores, and plausible
+    entropy = _csv_values(run_dir / "csv" / "search" / "metrics.csv", "alpha/entropy_normal_epoch")
+    assert entropy and all(0 < e <= math.log(7) for e in entropy)  # 7 ops: at most ln 7 nats
+    assert _tb_values(run_dir / "tb" / "search", "alpha/entropy_normal_epoch") == pytest.approx(entropy)
+    history = client.get_metric_history(run.info.run_id, "alpha/entropy_normal_epoch")
+    assert [m.value for m in sorted(history, key=lambda m: m.step)] == pytest.approx(entropy)
+    test_acc = report["train"]["test_acc"]
+    assert _csv_values(run_dir / "csv" / "train" / "metrics.csv", "test/acc") == pytest.approx([test_acc])
+    assert _tb_values(run_dir / "tb" / "train", "test/acc") == pytest.approx([test_acc])
+    assert _tb_values(run_dir / "tb" / "train", "final/test_acc") == pytest.approx([test_acc])
+    assert run.data.metrics["test/acc"] == pytest.approx(test_acc)
 
 
 def test_tensorboard_alone_is_the_default():

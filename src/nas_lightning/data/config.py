@@ -1,7 +1,8 @@
 """Schema of the ``data`` config group (all sources share it; each reads the keys it needs).
 
-``frame_size: null`` means "automatic": the whole recording for raw features (every recording must
-then have the same length, as aeon series do), or ``fft_size × frames`` for an FFT preset.
+``frame_size: null`` means "automatic": the whole recording for raw features (``length`` says how
+recordings of unequal length become one input length: data/lengths.py), or ``fft_size × frames`` for an
+FFT preset.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class DataConfig:
     frame_size: Optional[int] = None  # samples per window; null = automatic (see module docstring)
     stride: Optional[int] = None  # window stride; null = window length (no overlap)
     variables: Optional[int] = None  # channels used (the first ones); null = all
+    length: str = "error"  # whole recordings of unequal length: error, pad, resample, crop (data/lengths.py)
+    max_length: Optional[int] = None  # the input length under pad/resample/crop; null = from the train recordings
     split_type: str = "amongst_files"
     split_factor: list[float] = field(default_factory=lambda: [0.6, 0.3, 0.1])
     features: str = "raw"  # raw, custom, or a TI preset name (data/features.py)
@@ -80,6 +83,7 @@ class DataConfig:
             raise UserInputError(f"data.split_factor={list(self.split_factor)}: need three non-negative shares summing to 1")
         if self.split_factor[0] <= 0 or self.split_factor[1] <= 0:
             raise UserInputError(f"data.split_factor={list(self.split_factor)}: train and val shares must be > 0")
+        self._check_length()
         allowed = ("raw", "custom", *PRESETS)
         if self.features not in allowed:
             raise UserInputError(f"data.features={self.features}: allowed values are {', '.join(allowed)}")
@@ -96,3 +100,25 @@ class DataConfig:
                 "data.name / data.path: data=aeon needs exactly one: a dataset shipped with aeon (data.name=BasicMotions) "
                 "or a .ts file (data.path=...)"
             )
+
+    def _check_length(self) -> None:
+        from .lengths import MIN_LENGTH, POLICIES
+
+        if self.length not in POLICIES:
+            raise UserInputError(f"data.length={self.length}: allowed values are {', '.join(POLICIES)} (how whole "
+                                 "recordings of unequal length become one input length)")
+        if self.max_length is not None and self.max_length < MIN_LENGTH:
+            raise UserInputError(f"data.max_length={self.max_length}: must be >= {MIN_LENGTH} or null (from the "
+                                 "train recordings)")
+        if self.max_length is not None and self.length == "error":
+            raise UserInputError(f"data.max_length={self.max_length}: needs data.length=pad, resample or crop "
+                                 "(data.length=error keeps the recordings' own length)")
+        if self.length == "error":
+            return
+        key = f"data.length={self.length}"
+        if self.source == "synthetic":
+            raise UserInputError(f"{key}: synthetic series all have one length; it applies to data=aeon and "
+                                 "data=folder")
+        if self.frame_size is not None or self.features != "raw":
+            raise UserInputError(f"{key}: applies to whole recordings (data.frame_size=null, data.features=raw); "
+                                 "windows and FFT features already have one length")

@@ -19,6 +19,8 @@ class DataSplits:
     y_test: np.ndarray
     class_names: list[str]
     info: dict = field(default_factory=dict)  # source, features, normalisation: goes to report and ONNX
+    # per split, the real samples at the start of each series (the rest is padding: data.length); None: all real
+    real_lengths: dict[str, np.ndarray] | None = None
 
 
 def stratified_split(y: np.ndarray, shares: list[float], seed: int) -> list[np.ndarray]:
@@ -40,15 +42,30 @@ def carve(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarra
     return kept, carved
 
 
+def real_samples(splits: DataSplits, split: str) -> np.ndarray | None:
+    """(N, 1, L) mask of a split's real samples (False on padding), or None when every sample is real."""
+    if splits.real_lengths is None:
+        return None
+    x = getattr(splits, f"x_{split}")
+    return (np.arange(x.shape[2]) < splits.real_lengths[split][:, None])[:, None, :]
+
+
 def normalise(splits: DataSplits) -> DataSplits:
-    """Per-channel standardisation with statistics of the training split only, computed in float64
-    (float32 sums of 1e30-sized readings overflow) and checked finite in float32 afterwards."""
+    """Per-channel standardisation with statistics of the training split's real samples only (padding
+    would pull the mean toward the pad and shrink the std), computed in float64 (float32 sums of
+    1e30-sized readings overflow) and checked finite in float32 afterwards. Padding becomes exactly 0,
+    each channel's training mean (data.length=pad, lengths.py)."""
     x_train = splits.x_train.astype(np.float64)
-    mean = x_train.mean(axis=(0, 2), keepdims=True)
-    std = x_train.std(axis=(0, 2), keepdims=True) + 1e-6
+    real = real_samples(splits, "train")
+    where = True if real is None else np.broadcast_to(real, x_train.shape)
+    mean = x_train.mean(axis=(0, 2), keepdims=True, where=where)
+    std = x_train.std(axis=(0, 2), keepdims=True, where=where) + 1e-6
     for name in ("x_train", "x_val", "x_test"):
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = ((getattr(splits, name).astype(np.float64) - mean) / std).astype(np.float32)
+        real = real_samples(splits, name.removeprefix("x_"))
+        if real is not None:
+            scaled = np.where(real, scaled, np.float32(0))
         if not np.isfinite(scaled).all():
             raise UserInputError(f"data: the {name.removeprefix('x_')} split holds values that are not finite after "
                                  "standardising with the training split's mean and std (NaN, Inf, or beyond float32)")

@@ -1,4 +1,5 @@
-"""Recordings → windows → features → ``DataSplits``: the step every file-based source ends with.
+"""Recordings → windows (or whole recordings of one length, ``lengths.py``) → features → ``DataSplits``:
+the step every file-based source ends with.
 
 Each split's recordings are windowed on their own, so windows of one recording never straddle splits.
 """
@@ -14,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..errors import UserInputError
 from .config import DataConfig
 from .features import describe, extract, feature_spec
+from .lengths import whole_recordings
 from .splits import DataSplits
 
 log = logging.getLogger(__name__)
@@ -41,22 +43,6 @@ def configured_length(cfg: DataConfig) -> int | None:
     return None if spec is None else spec.input_length
 
 
-def window_length(cfg: DataConfig, recordings: list[Recording]) -> int:
-    """Samples per window: data.frame_size, the FFT preset's input, or the (common) recording length."""
-    length = configured_length(cfg)
-    if length is not None:
-        return length
-    lengths = {len(r.values) for r in recordings}
-    if len(lengths) > 1:
-        short = min(recordings, key=lambda r: len(r.values))
-        long = max(recordings, key=lambda r: len(r.values))
-        raise UserInputError(
-            f"data.frame_size=null uses whole recordings, but they differ in length ({short.name}: {len(short.values)} "
-            f"rows, {long.name}: {len(long.values)}); set data.frame_size to cut them into windows"
-        )
-    return lengths.pop()
-
-
 def _windows(rec: Recording, length: int, stride: int, variables: int, what: str) -> np.ndarray:
     if len(rec.values) < length:
         raise UserInputError(f"{rec.name}: {len(rec.values)} rows{what}, shorter than the window of {length} samples "
@@ -78,25 +64,61 @@ def _check_columns(recordings: list[Recording], variables: int | None) -> int:
     return variables or width
 
 
-def to_splits(parts: dict[str, list[Recording]], class_names: list[str], cfg: DataConfig, info: dict) -> DataSplits:
-    """Window, select variables and extract features for each split; warn when a split misses a class."""
-    everything = [r for split in SPLITS for r in parts[split]]
-    variables = _check_columns(everything, cfg.variables)
-    length = window_length(cfg, everything)
-    stride = cfg.stride or length
-    arrays = {}
+def _check_not_empty(parts: dict[str, list[Recording]], split: str) -> None:
+    if not parts[split]:
+        raise UserInputError(f"data: the {split} split has no recording (add files or change data.split_factor)")
+
+
+Arrays = dict[str, np.ndarray]
+
+
+def _whole(parts: dict[str, list[Recording]], variables: int, cfg: DataConfig, info: dict) -> tuple[Arrays, Arrays, Arrays | None]:
+    """One sample per recording, fitted to one length by data.length: (x, samples per recording, real lengths
+    or None when nothing is padded); the length block goes into ``info``."""
+    for split in SPLITS:
+        _check_not_empty(parts, split)
+    fitted, info["recording_length"] = whole_recordings({s: parts[s] for s in SPLITS}, variables, cfg.length,
+                                                        cfg.max_length)
+    length = info["recording_length"]["length"]
+    real = {s: fitted[s][1] for s in SPLITS}
+    padded = any((n < length).any() for n in real.values())
+    return {s: fitted[s][0] for s in SPLITS}, {s: np.ones(len(parts[s]), dtype=np.int64) for s in SPLITS}, \
+        real if padded else None
+
+
+def _windowed(parts: dict[str, list[Recording]], variables: int, length: int, cfg: DataConfig,
+              info: dict) -> tuple[Arrays, Arrays, None]:
+    """Windows of ``length`` samples cut from each recording: (x, windows per recording, None)."""
+    raw, counts = {}, {}
     for split in SPLITS:
         what = f" in its {split} part" if info.get("split") == "within_files" else ""
-        chunks = [_windows(r, length, stride, variables, what) for r in parts[split]]
-        if not chunks:
-            raise UserInputError(f"data: the {split} split has no recording (add files or change data.split_factor)")
-        x = extract(np.concatenate(chunks), cfg)
-        y = np.concatenate([np.full(len(c), r.label, dtype=np.int64) for c, r in zip(chunks, parts[split])])
+        chunks = [_windows(r, length, cfg.stride or length, variables, what) for r in parts[split]]
+        _check_not_empty(parts, split)
+        raw[split], counts[split] = np.concatenate(chunks), np.asarray([len(c) for c in chunks])
+    return raw, counts, None
+
+
+def to_splits(parts: dict[str, list[Recording]], class_names: list[str], cfg: DataConfig, info: dict) -> DataSplits:
+    """Window (or fit whole recordings to one length: data.length), select variables and extract features
+    for each split; warn when a split misses a class."""
+    everything = [r for split in SPLITS for r in parts[split]]
+    variables = _check_columns(everything, cfg.variables)
+    length = configured_length(cfg)
+    info = dict(info)
+    if length is None:
+        raw, counts, real = _whole(parts, variables, cfg, info)
+        length = info["recording_length"]["length"]
+    else:
+        raw, counts, real = _windowed(parts, variables, length, cfg, info)
+    arrays = {}
+    for split in SPLITS:
+        x = extract(raw[split], cfg)
+        y = np.repeat(np.asarray([r.label for r in parts[split]], dtype=np.int64), counts[split])
         missing = [class_names[k] for k in range(len(class_names)) if not (y == k).any()]
         if missing:
             log.warning("data: the %s split has no sample of class %s (too few recordings of it for "
                         "data.split_factor; add recordings or annotation entries)", split, ", ".join(missing))
         arrays[split] = (x, y)
-    info = {**info, "window": length, "stride": stride, "variables": variables, "features": describe(cfg),
-            "recordings": {s: len(parts[s]) for s in SPLITS}}
-    return DataSplits(*arrays["train"], *arrays["val"], *arrays["test"], class_names, info)
+    info.update({"window": length, "stride": cfg.stride or length, "variables": variables, "features": describe(cfg),
+                 "recordings": {s: len(parts[s]) for s in SPLITS}})
+    return DataSplits(*arrays["train"], *arrays["val"], *arrays["test"], class_names, info, real)

@@ -49,4 +49,7 @@ def memory_and_fit(device: Device, arch: Architecture, shape: NetShape, npu_rule
     judged, source = measured_memory(memory, c)
     if c is not None and c.get("written"):
         c["estimate"] = {"sram_bytes": memory.sram_bytes, "flash_bytes": memory.flash_bytes}
-    return memory.as_dict(), {**device.verdict(judged, npu_rules, preset_changes), "memory_from": source}
+    verdict = {**device.verdict(judged, npu_rules, preset_changes), "memory_from": source}
+    if judged is not memory:
+        verdict["measured"] = {"flash_bytes": judged.flash_bytes, "sram_bytes": judged.sram_bytes}
+    return memory.as_dict(), verdict

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-int8 figures-partial figures-sweep figures-target readme clean
+.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,9 @@ figures-quality: $(INSTALLED)
 figures-int8: $(INSTALLED)
 	$(BIN)/python experiments/int8_methods.py $(foreach d,GunPoint BasicMotions ACSF1,$(foreach m,final baseline cls_4k_npu,experiments/quality/$(d)/seed0/$(m)))
 
+figures-c: $(INSTALLED)
+	$(BIN)/python experiments/c_export.py $(foreach d,GunPoint BasicMotions ACSF1,$(foreach m,final baseline cls_4k_npu,experiments/quality/$(d)/seed0/$(m)))
+
 figures-partial: $(INSTALLED)
 	$(BIN)/python experiments/partial_quality.py --preset l --partial 1 4 --out experiments/partial
 
@@ -65,7 +68,7 @@ figures-target: $(INSTALLED)
 readme: $(INSTALLED)
 	$(BIN)/python experiments/readme_figures.py
 
-figures: figures-default figures-threads bench figures-quality figures-int8 figures-partial figures-sweep figures-target
+figures: figures-default figures-threads bench figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target
 	$(MAKE) readme
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png

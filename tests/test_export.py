@@ -107,4 +107,7 @@ def test_cli_run_artifacts(tiny_run):
                                                               and n.input[0] not in {i.name for i in int8.graph.initializer}})
     assert "int8 per tensor, lowest SQNR" in (tiny_run / "summary.txt").read_text()
     assert report["seed"] == cfg.seed and report["config"]["mode"]["name"] == "Compute"
+    # device=host exports asymmetric int8: no C sources, and the report says why
+    assert not report["export"]["c"]["written"] and "power of two" in report["export"]["c"]["skipped"]
+    assert report["device"]["memory_from"] == "memory model estimate"
     assert set(report["seconds"]) >= {"search", "train_and_export", "total"}

@@ -94,6 +94,13 @@ def test_standard_model_runs_the_whole_pipeline_on_the_npu(tmp_path):
     assert report["genotype"]["kind"] == "chain"
     assert report["export"]["onnx_params"] == report["model"]["params_deployed"]
     assert report["device"]["npu"]["violations"] == [] and report["export"]["quant"]["non_pow2"] == 0
+    c = report["export"]["c"]  # model_c/ checked against onnxruntime on the whole test split
+    assert (run_dir / "model_c" / "model.c").is_file() and c["written"]
+    if c["check"] == "done":  # a compiler was found (else test_c_export says the check is skipped)
+        assert c["bit_exact"] and c["samples_compared"] == report["data"]["test"] and c["heap_symbols"] == []
+        assert c["test_acc_c"] == report["export"]["test_acc_onnx_int8"]
+        assert report["device"]["memory_from"].startswith("measured")
+        assert c["sections"]["bss"] == c["arena_bytes"] and c["estimate"]["sram_bytes"] == report["memory"]["sram_bytes"]
     # the chosen record trains again from its file
     again = run_cli([*TINY, "stages=[train,export]", f"genotype={run_dir / 'model.json'}", "data.variables=3"],
                     tmp_path / "again")

@@ -199,8 +199,11 @@ class ExportConfig:
     opset: int = 17
     calibration_batches: int = 8
     tolerance: float = 1e-4  # max |float ONNX - torch| on logits / max(1, largest |logit|)
+    c: bool = True  # model_c/: C99 int8 inference from model_int8.onnx, checked against onnxruntime (export/c_*.py)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.c, bool):
+            raise UserInputError(f"export.c={self.c}: allowed values are true, false")
         at_least("export.calibration_batches", self.calibration_batches, 1)
         if self.opset not in OPSETS:
             raise UserInputError(f"export.opset={self.opset}: allowed values are {OPSETS.start} to {OPSETS.stop - 1}")

@@ -27,6 +27,7 @@ from .search_space.layout import MacroSpec, NetShape
 from .search_space.standard import standard_model
 from .stages.evaluate import memory_and_fit, test_onnx, test_torch
 from .stages.export import export_stage
+from .stages.export_c import c_export_stage
 from .stages.search import search_stage
 from .stages.select import select_stage
 from .stages.train import train_stage
@@ -81,11 +82,14 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
         report["train"] = test_torch(trained)  # the evaluate stage: the first and only look at the test split
         if exported:
             report["export"], report["quant"] = test_onnx(trained, exported), exported.quant
+            if cfg.export.c:
+                report["export"]["c"] = c_export_stage(cfg, trained, exported, out_dir)
         report["seconds"]["train_and_export"] = round(time.perf_counter() - t, 2)
         if _writes():
             log_outcome(trained.trainer.loggers, _final_figures(report), {"deployed_model": f"{name}: {arch}"})
     npu_rules = report.get("export", {}).get("npu_rules")
-    report["memory"], report["device"] = memory_and_fit(device, arch, shape, npu_rules, preset_changes)
+    report["memory"], report["device"] = memory_and_fit(device, arch, shape, npu_rules, preset_changes,
+                                                        report.get("export", {}).get("c"))
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
     report["config"] = OmegaConf.to_container(raw, resolve=True)
     if _writes():

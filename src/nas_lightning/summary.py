@@ -24,7 +24,11 @@ def fit_line(device: dict, memory: dict) -> str:
         return f"{label} {used:.1f}/{limit:g} KB" if limit is not None else f"{label} {used:.1f} KB (no limit)"
 
     head = "fits" if device["ok"] else "does NOT fit"
-    parts = [part("flash", memory["flash_kb"], device["flash_kb"]), part("SRAM", memory["sram_kb"], device["sram_kb"])]
+    used = device.get("measured") or {"flash_bytes": memory["flash_kb"] * 1024, "sram_bytes": memory["sram_kb"] * 1024}
+    parts = [part("flash", used["flash_bytes"] / 1024, device["flash_kb"]),
+             part("SRAM", used["sram_bytes"] / 1024, device["sram_kb"])]
+    if "measured" in device:
+        parts[-1] += " (measured: the C build)"
     if "npu" in device:
         n = device["npu"]
         rules = "NPU rules OK" if not n["violations"] else f"NPU rules BROKEN ({len(n['violations'])} violations)"
@@ -33,6 +37,17 @@ def fit_line(device: dict, memory: dict) -> str:
             rules += ", warnings: " + "; ".join(f"{text} (x{count})" for text, count in groups.items())
         parts.append(rules)
     return f"{head} {device['name']}: " + ", ".join(parts)
+
+
+def c_line(c: dict) -> str:
+    """``C: model_c/ bit-exact on 150 test series (int8 acc 100.0%), arena 2.5 KB``, or why not."""
+    if not c["written"]:
+        return f"C: not written ({c['skipped']})"
+    if "bit_exact" not in c:
+        return f"C: model_c/ written, arena {c['arena_bytes'] / 1024:.1f} KB; check {c['check']}"
+    verdict = "bit-exact on" if c["bit_exact"] else f"DIFFERS from onnxruntime on {c['samples_differing']} of"
+    return (f"C: model_c/ {verdict} {c['samples_compared']} test series (int8 acc {_pct(c['test_acc_c'])}), "
+            f"arena {c['arena_bytes'] / 1024:.1f} KB")
 
 
 def select_lines(select: dict) -> list[str]:
@@ -103,6 +118,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
             lines += quant_lines(report["quant"])
         if "ptq" in e:
             lines.append(f"  int8 before fine-tune: float {_pct(e['ptq']['test_acc_onnx_float'])}, int8 {_pct(e['ptq']['test_acc_onnx_int8'])}")
+        if "c" in e:
+            lines.append(f"  {c_line(e['c'])}")
         if e["int8_drop"] > report["config"]["quant"]["max_drop"]:
             advice = "" if "qat" in e else ": quant.qat=true runs a quantization-aware fine-tune"
             lines.append(f"  WARNING: int8 loses {100 * e['int8_drop']:.1f} pt of test accuracy{advice}")

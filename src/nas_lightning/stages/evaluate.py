@@ -11,6 +11,7 @@ from ..search_space.architecture import Architecture, arch_memory
 from ..search_space.layout import NetShape
 from ..summary import CHANCE_MARGIN
 from .export import Exported
+from .export_c import measured_memory
 from .train import Trained
 
 
@@ -40,7 +41,15 @@ def test_onnx(trained: Trained, exported: Exported) -> dict:
 
 
 def memory_and_fit(device: Device, arch: Architecture, shape: NetShape, npu_rules: dict | None,
-                   preset_changes: dict) -> tuple[dict, dict]:
-    """(report.json's "memory" block, its "device" block)."""
+                   preset_changes: dict, c: dict | None = None) -> tuple[dict, dict]:
+    """(report.json's "memory" block, its "device" block). The verdict judges the C build's measured
+    sizes where the C check took them (``export.c``), the memory model's estimate otherwise; a measured
+    C block also records the estimate beside its figures."""
     memory = arch_memory(arch, shape)
-    return memory.as_dict(), device.verdict(memory, npu_rules, preset_changes)
+    judged, source = measured_memory(memory, c)
+    if c is not None and c.get("written"):
+        c["estimate"] = {"sram_bytes": memory.sram_bytes, "flash_bytes": memory.flash_bytes}
+    verdict = {**device.verdict(judged, npu_rules, preset_changes), "memory_from": source}
+    if judged is not memory:
+        verdict["measured"] = {"flash_bytes": judged.flash_bytes, "sram_bytes": judged.sram_bytes}
+    return memory.as_dict(), verdict

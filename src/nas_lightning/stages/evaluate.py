@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..export.graph_stats import run_onnx
 from ..export.onnx_graph import to_onnx_layout
 from ..devices import Device
-from ..search_space.architecture import Architecture, arch_memory
+from ..search_space.architecture import Architecture, arch_cost, arch_memory
 from ..search_space.layout import NetShape
 from ..summary import CHANCE_MARGIN
 from .export import Exported
@@ -43,4 +43,4 @@ def memory_and_fit(device: Device, arch: Architecture, shape: NetShape, npu_rule
                    preset_changes: dict) -> tuple[dict, dict]:
     """(report.json's "memory" block, its "device" block)."""
     memory = arch_memory(arch, shape)
-    return memory.as_dict(), device.verdict(memory, npu_rules, preset_changes)
+    return memory.as_dict(), device.verdict(memory, npu_rules, preset_changes, arch_cost(arch, shape))

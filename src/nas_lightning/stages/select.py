@@ -102,6 +102,11 @@ def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, sh
         c.params, c.macs, c.flash_kb = cost.deployed, cost.macs, arch_memory(c.arch, c.shape).flash_bytes / 1024
         c.latency_us = device.cfg.latency.estimate_us(cost) if device.cfg.latency.known else None
         c.by_latency = cfg.mode.name == "Latency"
+        limit = cfg.select.max_latency_us
+        if limit is not None and c.latency_us is not None and c.latency_us > limit and c.origin != "searched":
+            log.info("select: %s left out (estimated %.0f us on %s > select.max_latency_us=%g)", c.name,
+                     c.latency_us, device.cfg.name, limit)
+            continue
         kept.append(c)
     return kept
 

@@ -38,7 +38,8 @@ HEARTBEAT_S, GRACE_S = 5, 20  # a RUNNING trial silent for GRACE_S is a killed o
 OPEN_ATTEMPTS = 3
 STARTUP_TRIALS = 4  # random proposals before TPE models the results
 TRIAL_COST = {"Memory": "params", "Compute": "macs", "Latency": "latency_us"}  # the cost a trial minimises per mode
-PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)"}
+PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)",
+          "select.max_latency_us": "target.latency_us"}
 
 
 class TrialFailed(Exception):
@@ -109,6 +110,8 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
     trial.set_user_attr("host", socket.gethostname())
     command = [sys.executable, "-m", "nas_lightning", *shared, f"preset={preset}", f"mode.weight={weight:.6g}",
                "train.fit_on=train", f"threads={threads}", f"hydra.run.dir={run_dir}"]
+    if cfg.target.latency_us is not None:  # the select stage then never swaps in a slower reference model
+        command.append(f"select.max_latency_us={cfg.target.latency_us:g}")
     log.info("  trial %d: preset=%s mode.weight=%.3g ...", trial.number, preset, weight)
     done = subprocess.run(command, capture_output=True, text=True, preexec_fn=_die_with_parent)
     reason = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), f"exit {done.returncode}")

@@ -12,7 +12,8 @@ from conftest import TINY, read_report, run_cli
 
 BAD = [
     (["preset=zz"], "preset=zz: unknown; allowed: custom, l, m, s, xl, xxl"),
-    (["mode=Speed"], "mode=Speed: unknown; allowed: Compute, Memory"),
+    (["mode=Speed"], "mode=Speed: unknown; allowed: Compute, Latency, Memory"),
+    (["mode=Latency", "device=host"], "mode=Latency: device=host has no latency model"),
     (["device=ESP32"], "device=ESP32: unknown; allowed:"),
     (["preset=custom", "preset.layers=2"], "preset.layers=2: must be >= 3"),
     (["preset=custom", "preset.fanout_concat=5"], "preset.fanout_concat=5: must be <= preset.nodes_per_layer=4"),

@@ -9,6 +9,7 @@ from nas_lightning.config_files import group_options
 from nas_lightning.devices import Device, npu_spec
 from nas_lightning.summary import fit_line
 from nas_lightning.errors import UserInputError
+from nas_lightning.search_space.cost import Cost
 from nas_lightning.search_space.layout import MacroSpec, NetShape
 from nas_lightning.search_space.memory import network_memory, smallest_genotype
 
@@ -53,15 +54,15 @@ def test_verdict_and_summary_line():
     m = network_memory(smallest_genotype(4, 4), NetShape(spec, 3, 256, 4))
     rule = "not in TI's supported layer list"
     npu = {"violations": [], "warnings": [{"op": "Concat", "rule": rule}] * 2 + [{"op": "Add", "rule": rule}]}
-    ok = Device(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True)).verdict(m, npu, {})
+    ok = Device(DeviceConfig(name="F28P55", flash_kb=512, sram_kb=128, has_npu=True)).verdict(m, npu, {}, Cost())
     assert ok["ok"] and ok["flash_share"] == m.flash_bytes / (512 * 1024)
     assert fit_line(ok, m.as_dict()) == (f"fits F28P55: flash {m.flash_bytes / 1024:.1f}/512 KB, SRAM "
                                          f"{m.sram_bytes / 1024:.1f}/128 KB, NPU rules OK, warnings: Concat {rule} (x2); "
                                          f"Add {rule} (x1)")
-    small = Device(DeviceConfig(name="small", flash_kb=1, sram_kb=None)).verdict(m, None, {})
+    small = Device(DeviceConfig(name="small", flash_kb=1, sram_kb=None)).verdict(m, None, {}, Cost())
     assert not small["ok"] and small["over"] == ["flash"] and small["sram_share"] is None
     assert fit_line(small, m.as_dict()).startswith("does NOT fit small: flash")
-    broken = Device(DeviceConfig(name="npu", has_npu=True)).verdict(m, {"violations": [{}], "warnings": []}, {})
+    broken = Device(DeviceConfig(name="npu", has_npu=True)).verdict(m, {"violations": [{}], "warnings": []}, {}, Cost())
     assert not broken["ok"] and "NPU rules BROKEN (1 violations)" in fit_line(broken, m.as_dict())
 
 

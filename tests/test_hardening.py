@@ -66,6 +66,7 @@ CLI_REFUSALS = [
     (["stages=[search]", "genotype=g.json"], "genotype=g.json: a search writes its own genotype"),
     (["+trainer.precision=7"], "trainer: "),
     (["search.steps=1.5"], "search.steps=1.5"),
+    (["device=F28004", "target.latency_us=-1"], "target.latency_us=-1.0: must be > 0 or null"),
 ]
 
 

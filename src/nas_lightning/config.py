@@ -20,12 +20,13 @@ from .data.config import DataConfig
 from .config_checks import at_least, epochs_or_steps, share, unit_interval
 from .errors import UserInputError, first_line
 from .fit_config import AugmentConfig, SelectConfig, TrainConfig
+from .latency import LATENCY_METRIC, LatencyConfig
 from .loggers import LoggerConfig
 from .search_space.standard import STANDARD_MODELS
 from .target.config import TargetConfig
 
 STAGES = ("search", "train", "export")
-MODES = ("Memory", "Compute")
+MODES = ("Memory", "Compute", "Latency")
 
 
 def search_checkpoint(run_dir: str | Path) -> Path:
@@ -119,8 +120,9 @@ class ModeConfig:
 
     @property
     def metric(self) -> str:
-        """Memory optimises what the MCU stores (BN-folded parameters); Compute optimises MACs."""
-        return "deployed" if self.name == "Memory" else "macs"
+        """Memory optimises what the MCU stores (BN-folded parameters); Compute optimises MACs; Latency the
+        device's estimated inference time (latency.py)."""
+        return {"Memory": "deployed", "Compute": "macs", "Latency": LATENCY_METRIC}[self.name]
 
 
 @dataclass
@@ -134,8 +136,11 @@ class DeviceConfig:
     has_npu: bool = False
     size_hint: str = ""
     note: str = ""  # where TI's figures disagree or are missing (said in the report)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)  # cycles per op class (latency.py)
 
     def __post_init__(self) -> None:
+        if isinstance(self.latency, dict):
+            self.latency = LatencyConfig(**self.latency)
         for key in ("flash_kb", "sram_kb"):
             value = getattr(self, key)
             if value is not None and value <= 0:
@@ -316,6 +321,9 @@ class RunConfig:
             from .search_space.architecture import load_architecture  # torch import: only when a file is given
 
             load_architecture(self.genotype)
+        if self.mode.name == "Latency" and not self.device.latency.known:
+            raise UserInputError(f"mode=Latency: device={self.device.name} has no latency model; pick an MCU device "
+                                 "(e.g. device=F28004) or mode=Compute")
         self.target.check_run(self)
 
 

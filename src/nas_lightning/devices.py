@@ -23,6 +23,7 @@ import math
 from .config import DeviceConfig
 from .config_files import group_options, preset_option
 from .errors import UserInputError
+from .search_space.cost import Cost
 from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec, NetShape
 from .search_space.memory import Memory, network_memory, smallest_memory
@@ -123,16 +124,17 @@ class Device:
             changes.append(change)
         return genotype, changes
 
-    def verdict(self, memory: Memory, npu: dict | None, preset_changes: dict) -> dict:
+    def verdict(self, memory: Memory, npu: dict | None, preset_changes: dict, cost: Cost) -> dict:
         """The ``device`` block of report.json; ``ok`` is False when the model is over memory or breaks
-        an NPU rule (the run then exits 3, keeping its artifacts)."""
+        an NPU rule (the run then exits 3, keeping its artifacts). The estimated latency is information,
+        not part of ``ok``: only a ``target.latency_us`` makes it a goal."""
         d, over = self.cfg, self.over(memory)
         report = {
             "name": d.name, "family": d.family, "core": d.core, "clock_mhz": d.clock_mhz, "has_npu": d.has_npu,
             "flash_kb": d.flash_kb, "sram_kb": d.sram_kb, "note": d.note,
             "flash_share": None if self.limits["flash"] is None else memory.flash_bytes / self.limits["flash"],
             "sram_share": None if self.limits["sram"] is None else memory.sram_bytes / self.limits["sram"],
-            "over": over, "preset_changes": preset_changes,
+            "over": over, "preset_changes": preset_changes, **d.latency.report(cost, d.name),
         }
         if npu is not None:
             report["npu"] = npu

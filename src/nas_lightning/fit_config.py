@@ -134,6 +134,7 @@ class SelectConfig:
     eta: int = 3  # successive halving: each rung keeps 1 / eta of its candidates, at eta x the budget
     rungs: int = 3
     max_minutes: Optional[float] = 5.0  # wall clock of the whole stage; rungs stop early when it is spent
+    max_latency_us: Optional[float] = None  # leave out candidates estimated slower on the device (a latency target sets it)
 
     def __post_init__(self) -> None:
         if self.name not in ("cv", "none"):
@@ -153,3 +154,5 @@ class SelectConfig:
         at_least("select.rungs", self.rungs, 1)
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise UserInputError(f"select.max_minutes={self.max_minutes}: must be > 0 or null (no cap)")
+        if self.max_latency_us is not None and self.max_latency_us <= 0:
+            raise UserInputError(f"select.max_latency_us={self.max_latency_us}: must be > 0 or null (no limit)")

@@ -1,6 +1,7 @@
 """Sweep report: ``python -m nas_lightning.report <multirun dir>`` reads every run's report.json
 below the directory and writes summary.md, summary.csv and pareto.png there (test accuracy against
-deployed parameters and against MACs, Pareto-optimal runs highlighted, points labelled)."""
+deployed parameters, against MACs and, where the device has a latency model, against the estimated
+latency; Pareto-optimal runs highlighted, points labelled)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from .errors import UserInputError
 
 COLUMNS = ("run", "label", "model", "preset", "mode", "device", "seed", "test_acc", "test_acc_int8",
-           "macro_f1", "params", "macs", "flash_kb", "sram_kb", "fits", "pareto_params", "pareto_macs", "seconds")
+           "macro_f1", "params", "macs", "flash_kb", "sram_kb", "latency_us", "fits", "pareto_params", "pareto_macs",
+           "pareto_latency_us", "seconds")
+COSTS = {"params": "deployed parameters", "macs": "MACs per inference", "latency_us": "estimated latency (µs)"}
 
 
 def collect(root: Path) -> list[dict]:
@@ -34,7 +37,7 @@ def collect(root: Path) -> list[dict]:
             "test_acc_int8": r.get("export", {}).get("test_acc_onnx_int8"),
             "macro_f1": r["train"].get("test_macro_f1"), "params": r["model"]["params_deployed"],
             "macs": r["model"]["macs"], "flash_kb": round(r["memory"]["flash_kb"], 1),
-            "sram_kb": round(r["memory"]["sram_kb"], 1), "fits": r["device"]["ok"], "seconds": r["seconds"]["total"],
+            "sram_kb": round(r["memory"]["sram_kb"], 1), "latency_us": r["device"].get("latency_us"), "fits": r["device"]["ok"], "seconds": r["seconds"]["total"],
         })
     if not rows:
         raise UserInputError(f"{root}: no report.json with a test accuracy below this directory")
@@ -43,11 +46,17 @@ def collect(root: Path) -> list[dict]:
 
 
 def mark_pareto(rows: list[dict], accuracy: str) -> None:
-    """Set ``pareto_params`` and ``pareto_macs`` on each row, judged on the ``accuracy`` column."""
-    for cost in ("params", "macs"):
-        front = pareto_front([(row[cost], row[accuracy]) for row in rows])
-        for k, row in enumerate(rows):
-            row[f"pareto_{cost}"] = k in front
+    """Set ``pareto_<cost>`` on each row for every cost, judged on the ``accuracy`` column. Latency is
+    compared only among runs that have one (a host run has none), and only on one device: the same
+    network has another latency on another device."""
+    for cost in COSTS:
+        have = [k for k, row in enumerate(rows) if row.get(cost) is not None]
+        devices = {rows[k].get("device") for k in have}
+        front = pareto_front([(rows[k][cost], rows[k][accuracy]) for k in have]) if len(devices) <= 1 else set()
+        for i, k in enumerate(have):
+            rows[k][f"pareto_{cost}"] = i in front
+        for k in set(range(len(rows))) - set(have):
+            rows[k][f"pareto_{cost}"] = False
 
 
 def pareto_front(points: list[tuple[float, float]]) -> set[int]:
@@ -64,13 +73,14 @@ def _pct(value) -> str:
 
 
 def write_markdown(rows: list[dict], path: Path) -> None:
-    lines = ["| run | label | test acc % | int8 acc % | macro F1 | params | MACs | flash KB | SRAM KB | fits | "
-             "Pareto (params / MACs) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|"]
+    lines = ["| run | label | test acc % | int8 acc % | macro F1 | params | MACs | flash KB | SRAM KB | latency µs | "
+             "fits | Pareto (params / MACs / latency) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|"]
     for r in sorted(rows, key=lambda r: -r["test_acc"]):
-        mark = f"{'●' if r['pareto_params'] else '·'} / {'●' if r['pareto_macs'] else '·'}"
+        mark = " / ".join("●" if r[f"pareto_{cost}"] else "·" for cost in COSTS)
+        latency = "-" if r["latency_us"] is None else f"{r['latency_us']:,.0f}"
         f1 = "-" if r["macro_f1"] is None else f"{r['macro_f1']:.3f}"
         lines.append(f"| {r['run']} | {r['label']} | {_pct(r['test_acc'])} | {_pct(r['test_acc_int8'])} | {f1} | "
-                     f"{r['params']:,} | {r['macs']:,} | {r['flash_kb']} | {r['sram_kb']} | "
+                     f"{r['params']:,} | {r['macs']:,} | {r['flash_kb']} | {r['sram_kb']} | {latency} | "
                      f"{'yes' if r['fits'] else 'NO'} | {mark} |")
     path.write_text("\n".join(lines) + "\n")
 
@@ -83,19 +93,24 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def plot_pareto(rows: list[dict], path: Path, accuracy: str = "test_acc", chosen: dict | None = None) -> None:
-    """Accuracy (the ``accuracy`` column) against params and against MACs; ``chosen`` is ringed."""
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
-    for ax, cost, name in zip(fig.subplots(1, 2), ("params", "macs"), ("deployed parameters", "MACs per inference")):
-        on = [r for r in rows if r[f"pareto_{cost}"]]
-        off = [r for r in rows if not r[f"pareto_{cost}"]]
+    """Accuracy (the ``accuracy`` column) against params, MACs and (when the runs have one, on one
+    device) estimated latency; ``chosen`` is ringed."""
+    devices = {r.get("device") for r in rows if r.get("latency_us") is not None}
+    costs = [c for c in COSTS if c != "latency_us" or len(devices) == 1]
+    fig = Figure(figsize=(5.5 * len(costs), 4.5), layout="constrained")
+    for ax, cost in zip(fig.subplots(1, len(costs)), costs):
+        name = COSTS[cost] + (f" on {next(iter(devices))}" if cost == "latency_us" and next(iter(devices)) else "")
+        points = [r for r in rows if r.get(cost) is not None]
+        on = [r for r in points if r[f"pareto_{cost}"]]
+        off = [r for r in points if not r[f"pareto_{cost}"]]
         ax.scatter([r[cost] for r in off], [100 * r[accuracy] for r in off], c="tab:gray", label="dominated")
         front = sorted(on, key=lambda r: r[cost])
         ax.plot([r[cost] for r in front], [100 * r[accuracy] for r in front], "o-", c="tab:red", label="Pareto front")
-        if chosen is not None:
+        if chosen is not None and chosen.get(cost) is not None:
             ax.scatter([chosen[cost]], [100 * chosen[accuracy]], s=220, facecolors="none", edgecolors="tab:blue",
                        linewidths=2, label=f"chosen: {chosen['label']}")
         labels: dict[tuple, list[str]] = {}  # runs that found the same network share one point
-        for r in rows:
+        for r in points:
             labels.setdefault((r[cost], 100 * r[accuracy]), []).append(r["label"])
         for xy, names in labels.items():
             ax.annotate(", ".join(names), xy, textcoords="offset points", xytext=(4, 4), fontsize=8)

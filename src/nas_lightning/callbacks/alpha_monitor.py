@@ -1,6 +1,6 @@
 """Shows in TensorBoard whether a search converges or collapses: per cell type the mean entropy of
 the op distributions and the share of skip_connect (per step and epoch), and per epoch an
-op-probability heatmap, the derived genotype as text and the expected parameters and MACs."""
+op-probability heatmap, the derived genotype as text and the expected parameters, MACs and latency."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class AlphaMonitor(L.Callback):
             return
         with torch.no_grad():
             alphas = pl_module.alphas_by_cell()
-            expected = {f"cost/expected_{m}": self.cost(alphas, m) for m in ("params", "deployed", "macs")}
+            metrics = [m for m in ("params", "deployed", "macs", "latency_us") if m in self.cost.tables]
+            expected = {f"cost/expected_{m}": self.cost(alphas, m) for m in metrics}
         pl_module.log_dict(expected)  # identical on every rank: the alphas are
         if not trainer.is_global_zero:
             return

@@ -7,7 +7,7 @@ exact for first- and second-order steps alike.
   the smallest network of the space (0 there). A linear penalty divided by the largest network spread
   its gradient so thin that weight 1 traded no size at all; in log form ``weight`` reads as "nats of
   validation loss worth a factor e in cost" (MnasNet/FBNet's multiplicative trade-off). Memory =
-  expected deployed parameters, Compute = expected MACs.
+  expected deployed parameters, Compute = expected MACs, Latency = expected µs on the device (latency.py).
 - ``MemoryBudget`` (limited devices): ``weight * (relu(E[flash] / (target * flash) - 1) + relu(E[SRAM] /
   (target * SRAM) - 1))``: zero under the target, so it only acts on a search drifting over.
 - ``BetaDecay`` (``search.beta_decay``, β-DARTS, Ye et al. 2022): the mean log-sum-exp of each edge's

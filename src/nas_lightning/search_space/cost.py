@@ -3,22 +3,24 @@
 ``params`` counts trained tensors (BN scale and shift included); ``deployed`` counts the graph after
 BN is folded into the preceding conv (weights + one bias per output channel), which is what the
 MCU stores. MACs count Conv and Linear multiply-accumulates at each op's real output length;
-pools, BN (folded) and additions count none. ``ExpectedCost`` is the differentiable version over
-softmax(alpha) used by the resource penalty.
+pools, BN (folded) and additions count none. The latency model (``latency.py``) also needs the work
+that is not a MAC: ``linear_macs`` (the Linear share of ``macs``), ``pool_reads`` (window taps of
+every pool, the global pool included) and ``moved`` (elements a concat copies). ``ExpectedCost`` is
+the differentiable version over softmax(alpha) used by the resource penalty.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
 from .chain import Chain
 from .genotype import CELL_TYPES, Genotype
 from .layout import STEM_KERNEL, NetShape, edge_list, edge_stride, stem_channels
-from .ops import OPS, PRIMITIVES, out_length
+from .ops import OPS, POOL_KINDS, PRIMITIVES, out_length
 
-METRICS = ("params", "deployed", "macs")
+METRICS = ("params", "deployed", "macs", "linear_macs", "pool_reads", "moved")
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,12 @@ class Cost:
     params: int = 0
     deployed: int = 0
     macs: int = 0
+    linear_macs: int = 0  # the Linear layer's part of ``macs``
+    pool_reads: int = 0  # window taps read by pools (max/avg and the global pool)
+    moved: int = 0  # activation elements copied without arithmetic (concat)
 
     def __add__(self, other: "Cost") -> "Cost":
-        return Cost(self.params + other.params, self.deployed + other.deployed, self.macs + other.macs)
+        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     def get(self, metric: str) -> int:
         return getattr(self, metric)
@@ -52,7 +57,9 @@ def op_layer(op: str, channels: int, stride: int) -> tuple[int, int] | None:
 def op_cost(name: str, channels: int, stride: int, length_in: int) -> Cost:
     layer = op_layer(name, channels, stride)
     if layer is None:
-        return Cost()
+        spec = OPS[name]
+        is_pool = spec.kind in POOL_KINDS
+        return Cost(pool_reads=channels * out_length(length_in, stride) * spec.kernel if is_pool else 0)
     weights, biases = layer
     return Cost(weights + 2 * biases, weights + biases, weights * out_length(length_in, stride))
 
@@ -62,9 +69,10 @@ def fixed_parts_cost(shape: NetShape, genotype: Genotype | None = None) -> Cost:
     total = conv_bn_cost(shape.channels, stem_channels(shape.spec), STEM_KERNEL, shape.length)
     plans = shape.plans(genotype)
     for p in plans:
-        total += conv_bn_cost(p.c_in, p.c, 1, p.length_in)
+        total += conv_bn_cost(p.c_in, p.c, 1, p.length_in) + Cost(moved=p.c_out * p.length_out)  # the concat
     c_last, classes = plans[-1].c_out, shape.classes
-    return total + Cost(c_last * classes + classes, c_last * classes + classes, c_last * classes)
+    head = c_last * classes
+    return total + Cost(head + classes, head + classes, head, head, c_last * plans[-1].length_out)
 
 
 def fixed_net_cost(genotype: Genotype, shape: NetShape) -> Cost:
@@ -81,12 +89,17 @@ def chain_cost(chain: Chain, shape: NetShape) -> Cost:
     """A chain's convs carry a bias (TI's models do), folded together with BN's shift on export; the
     input BN folds into the first conv."""
     total = Cost(2 * shape.channels, 0, 0) if chain.input_bn else Cost()
-    for placed in chain.place(shape.channels, shape.length):
-        if placed.layer.kind == "conv":
-            total += conv_bn_cost(placed.c_in, placed.c_out, placed.layer.kernel, placed.length_out)
-            total += Cost(placed.c_out, 0, 0)  # the conv's own bias (one per output channel once folded)
+    placed = chain.place(shape.channels, shape.length)
+    for p in placed:
+        if p.layer.kind == "conv":
+            total += conv_bn_cost(p.c_in, p.c_out, p.layer.kernel, p.length_out)
+            total += Cost(p.c_out, 0, 0)  # the conv's own bias (one per output channel once folded)
+        else:
+            total += Cost(pool_reads=p.c_out * p.length_out * p.layer.kernel)
     features, classes = chain.head_features(shape.channels, shape.length), shape.classes
-    return total + Cost(features * classes + classes, features * classes + classes, features * classes)
+    pooled = placed[-1].c_out * placed[-1].length_out if chain.head == "gap" else 0
+    head = features * classes
+    return total + Cost(head + classes, head + classes, head, head, pooled)
 
 
 class ExpectedCost:
@@ -107,6 +120,13 @@ class ExpectedCost:
             for i, m in enumerate(METRICS):
                 tables[slot.cell_type][i, slot.row, slot.col] += cost.get(m) / slot.node
         self.tables = {m: {t: table[i].float() for t, table in tables.items()} for i, m in enumerate(METRICS)}
+
+    def add_metric(self, name: str, coefficients: dict[str, float], constant: float = 0.0) -> None:
+        """A derived metric, ``constant + sum(coefficient x metric)``: linear, so its expectation is the
+        same sum of the metrics' expectations (how the latency model becomes a penalty)."""
+        self.constant[name] = constant + sum(c * self.constant[m] for m, c in coefficients.items())
+        self.tables[name] = {t: sum(c * self.tables[m][t] for m, c in coefficients.items())
+                             for t in next(iter(self.tables.values()))}
 
     def __call__(self, alphas: dict[str, torch.Tensor], metric: str) -> torch.Tensor:
         total = next(iter(alphas.values())).new_tensor(self.constant[metric])

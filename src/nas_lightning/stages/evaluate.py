@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..export.graph_stats import run_onnx
 from ..export.onnx_graph import to_onnx_layout
 from ..devices import Device
-from ..search_space.architecture import Architecture, arch_memory
+from ..search_space.architecture import Architecture, arch_cost, arch_memory
 from ..search_space.layout import NetShape
 from ..summary import CHANCE_MARGIN
 from .export import Exported
@@ -49,7 +49,7 @@ def memory_and_fit(device: Device, arch: Architecture, shape: NetShape, npu_rule
     judged, source = measured_memory(memory, c)
     if c is not None and c.get("written"):
         c["estimate"] = {"sram_bytes": memory.sram_bytes, "flash_bytes": memory.flash_bytes}
-    verdict = {**device.verdict(judged, npu_rules, preset_changes), "memory_from": source}
+    verdict = {**device.verdict(judged, npu_rules, preset_changes, arch_cost(arch, shape)), "memory_from": source}
     if judged is not memory:
         verdict["measured"] = {"flash_bytes": judged.flash_bytes, "sram_bytes": judged.sram_bytes}
     return memory.as_dict(), verdict

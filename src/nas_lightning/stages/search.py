@@ -60,6 +60,8 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
     net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, device.banned_ops)
     augment = cfg.augment.for_stage("search", cfg.data.cuts_windows)
     cost = ExpectedCost(shape)
+    if device.cfg.latency.known:
+        device.cfg.latency.add_to(cost)  # expected latency_us: mode=Latency's penalty, logged in every mode
     terms = [ResourcePenalty(cost, cfg.mode.metric, cfg.mode.weight),
              *device.budget_terms(cfg.mode.budget_weight, cfg.mode.budget_target, shape)]
     module = DARTSSearchModule(net, cfg.search, shape.classes, steps, augment, cfg.seed, terms)

@@ -6,7 +6,8 @@ the supernet derived (``select.alternatives``), the FCN baseline and TI's standa
 the device are each trained from scratch on stratified folds (``cross_validation.py``) with the
 retrain's recipe. Successive halving keeps the cost down: rung 0 trains every candidate at 1/eta^(R-1)
 of the budget, each later rung the best 1/eta of the previous one at eta times the budget, the last
-at the full budget. The choice is the smallest candidate (deployed parameters) whose CV accuracy at
+at the full budget. The choice is the smallest candidate (deployed parameters; under mode=Latency the
+fastest by the device's latency estimate) whose CV accuracy at
 the last rung is within ``select.tolerance`` of the best (or one standard error, ``rule: one_se``).
 """
 
@@ -46,7 +47,14 @@ class Candidate:
     params: int = 0  # deployed (BN folded)
     macs: int = 0
     flash_kb: float = 0.0
+    latency_us: float | None = None  # estimated on the device (None: no latency model)
+    by_latency: bool = False  # mode=Latency: "smaller" means faster on the device
     scores: dict[int, list[float]] = field(default_factory=dict)  # rung -> held-out accuracy per fold
+
+    @property
+    def size(self) -> float:
+        """What "smaller" means for the choice: deployed params, or the estimated latency under mode=Latency."""
+        return self.latency_us if self.by_latency else self.params
 
     def mean(self, rung: int) -> float:
         return float(np.mean(self.scores[rung]))
@@ -94,6 +102,13 @@ def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, sh
             continue
         cost = arch_cost(c.arch, c.shape)
         c.params, c.macs, c.flash_kb = cost.deployed, cost.macs, arch_memory(c.arch, c.shape).flash_bytes / 1024
+        c.latency_us = device.cfg.latency.estimate_us(cost) if device.cfg.latency.known else None
+        c.by_latency = cfg.mode.name == "Latency"
+        limit = cfg.select.max_latency_us
+        if limit is not None and c.latency_us is not None and c.latency_us > limit and c.origin != "searched":
+            log.info("select: %s left out (estimated %.0f us on %s > select.max_latency_us=%g)", c.name,
+                     c.latency_us, device.cfg.name, limit)
+            continue
         kept.append(c)
     return kept
 
@@ -103,8 +118,8 @@ def promising(pool: list[Candidate], rung: int, eta: int) -> list[Candidate]:
     CV accuracy against size: small networks learn slower per epoch, so a short rung ranks them low,
     and they are the ones the choice prefers), topped up with the next most accurate to at least
     1 / eta of the pool. A dominated candidate is dropped: a smaller one does as well at this budget."""
-    front = [c for c in pool if not any(o.params < c.params and o.mean(rung) >= c.mean(rung) for o in pool)]
-    ranked = [c for c in sorted(pool, key=lambda c: (-c.mean(rung), c.params)) if c not in front]
+    front = [c for c in pool if not any(o.size < c.size and o.mean(rung) >= c.mean(rung) for o in pool)]
+    ranked = [c for c in sorted(pool, key=lambda c: (-c.mean(rung), c.size)) if c not in front]
     keep = front + ranked[: max(0, math.ceil(len(pool) / eta) - len(front))]
     return [c for c in pool if c in keep]
 
@@ -114,7 +129,7 @@ def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tup
     bar the best sets. ``tolerance``: best - tolerance; ``one_se``: best - its standard error (ESL);
     ``paired_se``: best - tolerance - the standard error of the candidate's fold-by-fold gap to the best
     (every candidate is scored on the same folds, so the paired gap is what says "worse than the best")."""
-    best = max(pool, key=lambda c: (c.mean(rung), -c.params))
+    best = max(pool, key=lambda c: (c.mean(rung), -c.size))
     top = np.asarray(best.scores[rung])
 
     def bar(c: Candidate) -> float:
@@ -128,7 +143,7 @@ def choose(pool: list[Candidate], rung: int, rule: str, tolerance: float) -> tup
         return best.mean(rung) - margin - 1e-9
 
     bars = {c.name: bar(c) for c in pool}
-    chosen = min((c for c in pool if c.mean(rung) >= bars[c.name]), key=lambda c: (c.params, -c.mean(rung)))
+    chosen = min((c for c in pool if c.mean(rung) >= bars[c.name]), key=lambda c: (c.size, -c.mean(rung)))
     return chosen, best, bars
 
 
@@ -220,6 +235,7 @@ def _row(c: Candidate, chosen: bool, bar: float | None) -> dict:
     scored = rung >= 0
     return {"name": c.name, "origin": c.origin, "architecture": str(c.arch), "params_deployed": c.params,
             "macs": c.macs, "flash_kb": round(c.flash_kb, 2), "rung": rung,
+            "latency_us": None if c.latency_us is None else round(c.latency_us, 1),
             "cv_mean": round(c.mean(rung), 4) if scored else None, "cv_sd": round(c.sd(rung), 4) if scored else None,
             "cv_folds": [round(a, 4) for a in c.scores.get(rung, [])],
             "bar": None if bar is None else round(bar, 4), "chosen": chosen}

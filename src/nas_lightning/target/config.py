@@ -8,7 +8,7 @@ from typing import Optional
 from ..errors import UserInputError
 
 TARGET_PRESETS = ("s", "m", "l", "xl", "xxl")
-GOALS = ("accuracy", "flash_kb", "macs")  # any of them set makes the run a study
+GOALS = ("accuracy", "flash_kb", "macs", "latency_us")  # any of them set makes the run a study
 
 
 @dataclass
@@ -19,6 +19,7 @@ class TargetConfig:
     accuracy: Optional[float] = None  # validation accuracy to reach (0, 1]
     flash_kb: Optional[float] = None  # deployed flash to stay under (the memory model's figure)
     macs: Optional[int] = None  # MACs per inference to stay under
+    latency_us: Optional[float] = None  # estimated inference time on the device to stay under (latency.py)
     trials: int = 5  # patience: stop when this many trials after the chosen one did not better it
     max_trials: int = 30  # hard cap on finished trials
     presets: list[str] = field(default_factory=lambda: ["s", "m"])
@@ -34,7 +35,7 @@ class TargetConfig:
     def __post_init__(self) -> None:
         if self.accuracy is not None and not 0 < self.accuracy <= 1:
             raise UserInputError(f"target.accuracy={self.accuracy}: must be in (0, 1] (a share of validation samples)")
-        for key in ("flash_kb", "macs"):
+        for key in ("flash_kb", "macs", "latency_us"):
             if getattr(self, key) is not None and getattr(self, key) <= 0:
                 raise UserInputError(f"target.{key}={getattr(self, key)}: must be > 0 or null")
         for key, minimum in (("trials", 1), ("workers", 1), ("max_trials", self.trials)):
@@ -53,6 +54,9 @@ class TargetConfig:
         limit = run.device.flash_kb
         if self.flash_kb is not None and limit is not None and self.flash_kb > limit:
             raise UserInputError(f"target.flash_kb={self.flash_kb}: over device={run.device.name}'s {limit:g} KB flash")
+        if self.latency_us is not None and not run.device.latency.known:
+            raise UserInputError(f"target.latency_us={self.latency_us:g}: device={run.device.name} has no latency "
+                                 "model; pick an MCU device (e.g. device=F28004)")
         if run.model.name != "darts" or "search" not in run.stages or "train" not in run.stages:
             raise UserInputError("target: a study searches and retrains every trial; it needs model=darts and "
                                  "stages with search and train")

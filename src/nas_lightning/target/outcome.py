@@ -16,7 +16,8 @@ from .config import TargetConfig
 
 log = logging.getLogger(__name__)
 CHOSEN_FILES = ("genotype.json", "model.onnx", "model_int8.onnx", "report.json", "summary.txt", "confusion_matrix.png")
-TRIAL_COLUMNS = ("trial", "state", "preset", "weight", "val_acc", "params", "macs", "flash_kb", "meets_target", "note")
+TRIAL_COLUMNS = ("trial", "state", "preset", "weight", "val_acc", "params", "macs", "flash_kb", "latency_us",
+                 "meets_target", "note")
 
 
 def finished(trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -55,17 +56,17 @@ def _row(t: FrozenTrial) -> dict:
     return {"trial": t.number, "state": t.state.name.lower(), "preset": t.params.get("preset"),
             "weight": round(t.params["weight"], 3) if "weight" in t.params else None, "val_acc": a.get("val_acc"),
             "params": a.get("params"), "macs": a.get("macs"), "flash_kb": a.get("flash_kb"),
-            "meets_target": _meets(t), "note": note}
+            "latency_us": a.get("latency_us"), "meets_target": _meets(t), "note": note}
 
 
 def _markdown(rows: list[dict]) -> str:
-    lines = ["| trial | state | preset | mode.weight | val acc % | params | MACs | flash KB | meets target | note |",
-             "|---:|---|---|---:|---:|---:|---:|---:|:-:|---|"]
+    lines = ["| trial | state | preset | mode.weight | val acc % | params | MACs | flash KB | latency µs | meets target | "
+             "note |", "|---:|---|---|---:|---:|---:|---:|---:|---:|:-:|---|"]
     for r in rows:
         acc = "-" if r["val_acc"] is None else f"{100 * r['val_acc']:.1f}"
         count = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
         lines.append(f"| {r['trial']} | {r['state']} | {r['preset']} | {r['weight']} | {acc} | {count(r['params'])} | "
-                     f"{count(r['macs'])} | {r['flash_kb'] or '-'} | {'yes' if r['meets_target'] else ''} | {r['note']} |")
+                     f"{count(r['macs'])} | {r['flash_kb'] or '-'} | {r['latency_us'] or '-'} | {'yes' if r['meets_target'] else ''} | {r['note']} |")
     return "\n".join(lines) + "\n"
 
 

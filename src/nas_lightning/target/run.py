@@ -33,9 +33,15 @@ def _goal(cfg) -> str:
         parts.append(f"flash <= {t.flash_kb:g} KB")
     if t.macs is not None:
         parts.append(f"MACs <= {t.macs:,}")
+    if t.latency_us is not None:
+        parts.append(f"latency <= {t.latency_us:g} us on {cfg.device.name} (estimated)")
     aim = "smallest" if t.accuracy is not None else "most accurate"
-    cost = "deployed params" if cfg.mode.name == "Memory" else "MACs"
+    cost = {"Memory": "deployed params", "Compute": "MACs", "Latency": "estimated latency"}[cfg.mode.name]
     return f"{', '.join(parts)}; the {aim} model by {cost}, device {cfg.device.name}"
+
+
+def _latency(row: dict) -> str:
+    return "" if row.get("latency_us") is None else f"latency {row['latency_us']:,.0f} us (estimated), "
 
 
 def run_target(cfg, run_dir: Path) -> dict:
@@ -58,7 +64,7 @@ def run_target(cfg, run_dir: Path) -> dict:
         r = outcome["trial"]
         what = "chosen" if outcome["met"] else "NO trial met the target; closest"
         lines.append(f"  {what}: trial {r['trial']}, preset {r['preset']}, mode.weight {r['weight']}: {r['params']:,} "
-                     f"params, {r['macs']:,} MACs, flash {r['flash_kb']} KB, val acc {100 * r['val_acc']:.1f}%")
+                     f"params, {r['macs']:,} MACs, flash {r['flash_kb']} KB, {_latency(r)}val acc {100 * r['val_acc']:.1f}%")
         if outcome["test_acc"] is None:
             lines.append(f"  its run is on {outcome['host']}: {outcome['run_dir']} (test accuracy in its report.json)")
         else:

@@ -1,5 +1,5 @@
 """The study: Optuna proposes (preset, mode.weight), each trial is one ordinary run of the stages in its own
-directory, judged on validation accuracy (up) and its mode's cost (deployed params or MACs, down).
+directory, judged on validation accuracy (up) and its mode's cost (deployed params, MACs or estimated latency, down).
 
 Optuna does the optimising, the storage and the bookkeeping: a multi-objective TPE sampler with the goals
 as trial constraints, an RDB storage (SQLite by default) so a killed study continues where it stopped and several
@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S, GRACE_S = 5, 20  # a RUNNING trial silent for GRACE_S is a killed one: failed, then retried
 OPEN_ATTEMPTS = 3
 STARTUP_TRIALS = 4  # random proposals before TPE models the results
-PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)"}
+TRIAL_COST = {"Memory": "params", "Compute": "macs", "Latency": "latency_us"}  # the cost a trial minimises per mode
+PINNED = {"preset": "target.presets", "mode.weight": "target.weight", "train.fit_on": "(validation is required)",
+          "select.max_latency_us": "target.latency_us"}
 
 
 class TrialFailed(Exception):
@@ -60,7 +62,8 @@ def trial_overrides(task_overrides: list[str]) -> list[str]:
 
 def study_name(shared: list[str], target: TargetConfig) -> str:
     """The same command gives the same study (so re-running it continues); any other command a new one."""
-    what = [*sorted(shared), f"{target.accuracy}|{target.flash_kb}|{target.macs}|{target.presets}|{target.weight}"]
+    what = [*sorted(shared), f"{target.accuracy}|{target.flash_kb}|{target.macs}|{target.presets}|{target.weight}"
+            + ("" if target.latency_us is None else f"|{target.latency_us}")]
     return "study-" + hashlib.sha1("\n".join(what).encode()).hexdigest()[:10]
 
 
@@ -107,6 +110,8 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
     trial.set_user_attr("host", socket.gethostname())
     command = [sys.executable, "-m", "nas_lightning", *shared, f"preset={preset}", f"mode.weight={weight:.6g}",
                "train.fit_on=train", f"threads={threads}", f"hydra.run.dir={run_dir}"]
+    if cfg.target.latency_us is not None:  # the select stage then never swaps in a slower reference model
+        command.append(f"select.max_latency_us={cfg.target.latency_us:g}")
     log.info("  trial %d: preset=%s mode.weight=%.3g ...", trial.number, preset, weight)
     done = subprocess.run(command, capture_output=True, text=True, preexec_fn=_die_with_parent)
     reason = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), f"exit {done.returncode}")
@@ -122,16 +127,17 @@ def run_trial(trial: optuna.Trial, cfg, shared: list[str], study_dir: Path, thre
     if not report["device"]["ok"]:
         lines = (run_dir / "summary.txt").read_text().splitlines()
         _fail(trial, next((ln.strip() for ln in lines if "does NOT fit" in ln), f"does NOT fit {cfg.device.name}"))
-    val_acc, cost_key = report["train"]["val_acc"], "params_deployed" if cfg.mode.name == "Memory" else "macs"
-    figures = {"val_acc": val_acc, "params": report["model"]["params_deployed"], "macs": report["model"]["macs"],
-               "flash_kb": round(report["memory"]["flash_kb"], 2)}
+    figures = {"val_acc": report["train"]["val_acc"], "params": report["model"]["params_deployed"],
+               "macs": report["model"]["macs"], "flash_kb": round(report["memory"]["flash_kb"], 2),
+               "latency_us": report["device"].get("latency_us")}
     for key, value in figures.items():
         trial.set_user_attr(key, value)
     for goal, excess in _excess(cfg.target, figures).items():
         trial.set_constraint(goal, excess)  # the sampler and the choice read them
-    log.info("  trial %d: val acc %.1f%%, %s params, %s MACs, flash %.1f KB", trial.number, 100 * val_acc,
-             f"{figures['params']:,}", f"{figures['macs']:,}", figures["flash_kb"])
-    return val_acc, report["model"][cost_key]
+    log.info("  trial %d: val acc %.1f%%, %s params, %s MACs, flash %.1f KB, latency %s us", trial.number,
+             100 * figures["val_acc"], f"{figures['params']:,}", f"{figures['macs']:,}", figures["flash_kb"],
+             figures["latency_us"])
+    return figures["val_acc"], figures[TRIAL_COST[cfg.mode.name]]
 
 
 def _fail(trial: optuna.Trial, reason: str) -> None:
@@ -149,6 +155,8 @@ def _excess(target: TargetConfig, figures: dict) -> dict[str, float]:
         excess["flash_kb"] = (figures["flash_kb"] - target.flash_kb) / target.flash_kb
     if target.macs is not None:
         excess["macs"] = (figures["macs"] - target.macs) / target.macs
+    if target.latency_us is not None:
+        excess["latency_us"] = (figures["latency_us"] - target.latency_us) / target.latency_us
     return excess
 
 

@@ -32,7 +32,7 @@ def measure(run: Path) -> dict:
     npu = cfg.device.has_npu
     data = TimeSeriesDataModule(cfg.data, cfg.seed).with_phase(cfg.train.fit_on)
     calibration = [to_onnx_layout(b, npu) for b in data.calibration_batches(cfg.export.calibration_batches)]
-    variants, float_model = int8_variants(run / "model.onnx", calibration, cfg.quant, npu)
+    variants, float_model = int8_variants(run / "model.onnx", calibration, cfg.quant, npu, data.splits.info.get("input_grid"))
     x, y, judged_on = judge_data(data, npu)
     chosen, tried = choose_variant(variants, float_model, x, y)
     x_test, y_test = data.tensors["test"]

@@ -9,6 +9,7 @@ from fixtures.ti_folder import sine_folder
 
 from nas_lightning.data.config import DataConfig
 from nas_lightning.data.datamodule import TimeSeriesDataModule
+from nas_lightning.data.splits import DataSplits, snap_to_int8_grid
 
 
 def test_normalisation_uses_train_only_and_is_recorded(tmp_path):
@@ -53,4 +54,13 @@ def test_input_grid_snaps_every_split_to_trains_power_of_two_int8_grid(tmp_path)
         levels = x / grid["scale"]
         np.testing.assert_array_equal(levels, np.round(levels))  # on the grid
         assert np.abs(levels).max() <= 127 and np.abs(x - np.clip(before, -grid["clip"], grid["clip"])).max() <= grid["scale"] / 2
-    assert (np.abs(x_plain) > grid["clip"]).any()  # the 95th percentile's grid clips some training values
+
+
+def test_input_grid_clips_a_peak_the_percentile_leaves_out():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 10, 1, 50)).astype(np.float32)
+    x[2, 0, 0, 0] = 1000.0  # a test-split peak far beyond the training split's range
+    splits = snap_to_int8_grid(DataSplits(x[0], np.zeros(10), x[1], np.zeros(10), x[2], np.zeros(10), ["a"]), 99.0)
+    grid = splits.info["input_grid"]
+    assert grid["clip"] == 127 * grid["scale"] < 2 * np.percentile(np.abs(x[0]), 99.0)
+    assert splits.x_test[0, 0, 0] == grid["clip"] and np.abs(splits.x_train).max() <= grid["clip"]

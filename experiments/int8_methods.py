@@ -28,11 +28,14 @@ from nas_lightning.stages.export import int8_variants, judge_data
 
 
 def measure(run: Path) -> dict:
-    cfg = validate(compose_config([*OmegaConf.load(run / ".hydra" / "overrides.yaml"), "quant.method=auto"]))
+    report = json.loads((run / "report.json").read_text())
+    # a run from before data.input_grid trained on the plain standardised input
+    before_grid = [] if "input_grid" in report["data"] else ["data.input_grid=null"]
+    cfg = validate(compose_config([*OmegaConf.load(run / ".hydra" / "overrides.yaml"), *before_grid, "quant.method=auto"]))
     npu = cfg.device.has_npu
     data = TimeSeriesDataModule(cfg.data, cfg.seed).with_phase(cfg.train.fit_on)
     calibration = [to_onnx_layout(b, npu) for b in data.calibration_batches(cfg.export.calibration_batches)]
-    variants, float_model = int8_variants(run / "model.onnx", calibration, cfg.quant, npu)
+    variants, float_model = int8_variants(run / "model.onnx", calibration, cfg.quant, npu, data.splits.info.get("input_grid"))
     x, y, judged_on = judge_data(data, npu)
     chosen, tried = choose_variant(variants, float_model, x, y)
     x_test, y_test = data.tensors["test"]
@@ -40,7 +43,6 @@ def measure(run: Path) -> dict:
     def test(model) -> float:
         return float((run_onnx(model.SerializeToString(), x_test).argmax(1) == y_test).mean())
 
-    report = json.loads((run / "report.json").read_text())
     return {"run": f"{cfg.data.name} {report['model']['name']} seed {cfg.seed}", "judged_on": judged_on,
             "float": test(float_model), "chosen": chosen,
             "methods": {m: {"judge": tried[m]["acc"], "test": test(v)} for m, v in variants.items()}}

@@ -34,6 +34,7 @@ BAD = [
     (["quant.method=best"], "quant.method=best: allowed values are auto, ceil, mse, mse_bias, output"),
     (["quant.percentile=20"], "quant.percentile=20.0: must be in (50, 100]"),
     (["quant.calibration=max"], "quant.calibration=max: allowed values are percentile, minmax"),
+    (["data.input_grid=20"], "data.input_grid=20.0: must be a percentile in (50, 100] or null"),
     (["train.schedule=step"], "train.schedule=step: allowed values are plateau, cosine"),
     (["logger=wandb"], "logger=wandb: unknown; allowed: csv, mlflow, tensorboard"),
     (["data=aeon", "data.name=JapaneseVowels", "data.length=zero"],

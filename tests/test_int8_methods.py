@@ -129,3 +129,21 @@ def test_chooser_prefers_accuracy_and_breaks_ties_by_order(quantized):
     assert best == "ceil" and tried["ceil"]["acc"] == 1.0 and tried["broken"]["acc"] <= 0.25
     twice, _ = choose_variant({"a": variants["ceil"], "b": variants["ceil"]}, float_model, x, y)
     assert twice == "a"
+
+
+def test_input_scale_of_the_data_grid_holds_for_every_method(tmp_path):
+    torch.manual_seed(0)
+    net = FixedNet(random_genotype(4, 4, random.Random(3)), NetShape(MacroSpec(3, 4, 4, 3, 4), 3, 48, 4)).eval()
+    path = tmp_path / "m.onnx"
+    export_float(net, path, 17, {}, variables_as_width=True)
+    scale = 2.0 ** -6  # finer than the calibrated range of these peaks would round up to
+    calibration = [np.clip(np.round(_heavy_tailed(16, s) / scale), -127, 127) * scale for s in range(2)]
+    variants, float_model = quantize_variants(path, calibration, True, 99.9, METHODS, input_scale=scale)
+    for name, model in variants.items():
+        scales = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+        inputs = [s for s, t in activation_tensors(model, float_model).items() if t == "input"]
+        assert len(inputs) == 1 and float(scales[inputs[0]]) == scale, name
+        assert read_scales(model)["all_pow2"], name
+        x = calibration[0]  # on the grid: the int8 input is exact, so the first conv sees float's input
+        points = [p for p in quant_points(model, float_model) if p.kind == "input"]
+        assert np.array_equal(np.clip(np.round(x / points[0].scale), -127, 127) * points[0].scale, x)

@@ -52,6 +52,16 @@ def test_retrain_logs_losses_accuracy_lr_and_confusion_image(tiny_run):
     assert len(acc.Images("test/confusion_matrix")) == 1
 
 
+def test_retrain_logs_the_int8_table_and_the_worst_tensors_histograms(tiny_run):
+    acc = events(tiny_run / "tb" / "train")
+    layers = read_report(tiny_run)["quant"]["layers"]
+    worst = min((r for r in layers if r["sqnr_db"] is not None), key=lambda r: r["sqnr_db"])
+    assert worst["tensor"].encode() in acc.Tensors("quant/layers/text_summary")[0].tensor_proto.string_val[0]
+    histograms = acc.Tags()["histograms"]
+    assert f"quant/float/{worst['tensor']}" in histograms and f"quant/int8/{worst['tensor']}" in histograms
+    assert len([t for t in histograms if t.startswith("quant/int8/")]) == min(4, sum(r["sqnr_db"] is not None for r in layers))
+
+
 def test_report_and_run_folder_hold_evaluation_extras(tiny_run):
     report = read_report(tiny_run)["train"]
     n = len(read_report(tiny_run)["data"]["classes"])

@@ -54,6 +54,7 @@ class DataConfig:
     features: str = "raw"  # raw, custom, or a TI preset name (data/features.py)
     custom: CustomFeatures = field(default_factory=CustomFeatures)
     batch_size: int = 64
+    input_grid: Optional[float] = 99.0  # percentile of |x| whose power-of-two int8 grid inputs snap to (splits.py); null: off
     # synthetic source only
     num_classes: int = 4
     samples_per_class: int = 300
@@ -89,6 +90,8 @@ class DataConfig:
             raise UserInputError(f"data.features={self.features}: allowed values are {', '.join(allowed)}")
         if self.features == "custom":
             self.custom.check()
+        if self.input_grid is not None and not 50 < self.input_grid <= 100:
+            raise UserInputError(f"data.input_grid={self.input_grid}: must be a percentile in (50, 100] or null (no grid)")
         if self.noise < 0:
             raise UserInputError(f"data.noise={self.noise}: must be >= 0 (std of the synthetic signals' noise)")
         if self.source == "synthetic" and (self.num_classes < 2 or self.samples_per_class < 10):

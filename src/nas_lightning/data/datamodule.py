@@ -16,7 +16,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, Sequent
 
 from .config import DataConfig
 from .sources import load_splits
-from .splits import DataSplits, normalise
+from .splits import DataSplits, normalise, snap_to_int8_grid
 
 
 class IndexedTensors(Dataset):
@@ -67,7 +67,11 @@ class TimeSeriesDataModule(L.LightningDataModule):
     def __init__(self, cfg: DataConfig, seed: int, phase: str = "train", splits: DataSplits | None = None):
         super().__init__()
         self.cfg, self.seed, self.phase = cfg, seed, phase
-        self.splits = splits if splits is not None else normalise(load_splits(cfg, seed))
+        if splits is None:
+            splits = normalise(load_splits(cfg, seed))
+            if cfg.input_grid is not None:
+                splits = snap_to_int8_grid(splits, cfg.input_grid)
+        self.splits = splits
         s = self.splits
         self.tensors = {
             name: (torch.from_numpy(getattr(s, f"x_{name}")), torch.from_numpy(getattr(s, f"y_{name}")))

@@ -72,3 +72,17 @@ def normalise(splits: DataSplits) -> DataSplits:
         setattr(splits, name, scaled)
     splits.info["normalisation"] = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
     return splits
+
+
+def snap_to_int8_grid(splits: DataSplits, percentile: float) -> DataSplits:
+    """Every split clipped and rounded to the symmetric int8 grid whose power-of-two scale holds the
+    ``percentile`` of the training split's |x|: the grid the NPU's int8 input lands on, so the float
+    network trains and is tested on exactly the values its int8 graph will see (a data step, recorded
+    in ``info`` and so in the ONNX metadata; the int8 export takes this scale for its input)."""
+    amax = float(np.percentile(np.abs(splits.x_train), percentile))
+    scale = float(2.0 ** np.ceil(np.log2(max(amax, 1e-30) / 127.0)))
+    for name in ("x_train", "x_val", "x_test"):
+        x = getattr(splits, name)
+        setattr(splits, name, (np.clip(np.round(x / scale), -127, 127) * scale).astype(np.float32))
+    splits.info["input_grid"] = {"percentile": percentile, "scale": scale, "clip": 127 * scale}
+    return splits

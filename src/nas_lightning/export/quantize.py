@@ -30,7 +30,7 @@ from ..atomic_files import write_atomically
 from .graph_stats import run_onnx
 from .onnx_graph import INPUT
 from .pow2 import round_scales_to_pow2
-from .pow2_calibration import scale_plans
+from .pow2_calibration import activation_tensors, scale_plans
 
 
 class BatchReader(CalibrationDataReader):
@@ -43,12 +43,13 @@ class BatchReader(CalibrationDataReader):
 
 
 def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: bool = False,
-                      percentile: float | None = 99.9, methods: tuple[str, ...] = ("ceil",)
-                      ) -> tuple[dict[str, onnx.ModelProto], onnx.ModelProto]:
+                      percentile: float | None = 99.9, methods: tuple[str, ...] = ("ceil",),
+                      input_scale: float | None = None) -> tuple[dict[str, onnx.ModelProto], onnx.ModelProto]:
     """(The int8 graph of each power-of-two scale method (``pow2_calibration.py``), from one onnxruntime
     calibration, or without ``pow2`` the one graph onnxruntime wrote, under "onnxruntime"; the prepared
     float graph they were quantized from, whose names they share).
-    ``percentile=None`` calibrates on the maximum (onnxruntime's MinMax)."""
+    ``percentile=None`` calibrates on the maximum (onnxruntime's MinMax). ``input_scale`` (power-of-two only):
+    the input's scale whatever the method, that of the grid the data were snapped to (``data.input_grid``)."""
     options = {"ActivationSymmetric": True, "WeightSymmetric": True} if pow2 else {}
     method = CalibrationMethod.MinMax
     if percentile is not None:
@@ -66,7 +67,10 @@ def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: boo
     if not pow2:
         return {"onnxruntime": model}, float_model
     variants = {}
+    fixed = {} if input_scale is None else dict.fromkeys(
+        (s for s, t in activation_tensors(model, float_model).items() if t == INPUT), input_scale)
     for name, plan in scale_plans(methods, model, float_model, calibration).items():
+        plan = {**plan, "activation_scales": {**(plan.get("activation_scales") or {}), **fixed}}
         variants[name] = onnx.ModelProto()
         variants[name].CopyFrom(model)
         round_scales_to_pow2(variants[name], float_model, **plan)

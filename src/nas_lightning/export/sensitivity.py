@@ -114,3 +114,21 @@ def layer_sensitivity(int8: onnx.ModelProto, float_model: onnx.ModelProto, x: np
                      "sqnr_db": sqnr_db(signal[p.tensor], noise[p.tensor]),
                      "acc_alone": float((pred == y).mean()), "agreement_alone": float((pred == float_pred).mean())})
     return rows
+
+
+def tensor_values(int8: onnx.ModelProto, float_model: onnx.ModelProto, x: np.ndarray,
+                  tensors: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For TensorBoard histograms of the worst tensors: each named tensor's float values on ``x`` (a weight:
+    its float values) and the same values on its int8 grid."""
+    points = {p.tensor: p for p in quant_points(int8, float_model) if p.tensor in tensors}
+    activations = [t for t, p in points.items() if p.kind != "weight"]
+    values = next(float_tensors(float_model, activations, [x])) if activations else {}
+    weights = {i.name: numpy_helper.to_array(i) for i in float_model.graph.initializer}
+    out = {}
+    for t in tensors:
+        p = points[t]
+        if p.kind == "weight":
+            out[t] = (weights[t], p.values.reshape(weights[t].shape))
+        else:
+            out[t] = (values[t], qdq(values[t], float(p.scale), int(p.zero_point)))
+    return out

@@ -31,13 +31,14 @@ from ..export.pow2 import read_scales
 from ..export.pow2_calibration import METHODS
 from ..export.qat import qat_finetune
 from ..export.quantize import choose_variant, quantize_variants, save_int8
-from ..export.sensitivity import layer_sensitivity
+from ..export.sensitivity import layer_sensitivity, tensor_values
 from ..search_space.architecture import Architecture
 from ..summary import layer_table
 from .train import Trained
 
 JUDGE_MAX = 1000  # series the int8 method is judged on (every k-th beyond): bounds the per-tensor table's cost
 TB_ROWS = 12
+TB_HISTOGRAMS = 4  # lowest-SQNR tensors whose float and int8 values go to TensorBoard as histograms
 
 
 @dataclass
@@ -60,17 +61,19 @@ def judge_data(data: TimeSeriesDataModule, npu: bool) -> tuple[np.ndarray, np.nd
     return to_onnx_layout(x, npu), y.numpy(), f"{'val' if held_out else 'train+val'}, {len(y)} series"
 
 
-def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, npu: bool):
-    """(Each ``quant.method`` tried -> its int8 graph, the prepared float graph)."""
+def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, npu: bool, grid: dict | None = None):
+    """(Each ``quant.method`` tried -> its int8 graph, the prepared float graph); the input keeps the scale of
+    the grid the data were snapped to (``grid``: splits.info["input_grid"], ``data.input_grid``), if any."""
     percentile = q.percentile if q.calibration == "percentile" else None
-    return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,))
+    return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,),
+                             (grid or {}).get("scale"))
 
 
 def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict,
-                account: bool = True) -> tuple[dict, dict]:
+                account: bool = True) -> tuple[dict, dict, dict]:
     """Float ONNX (equal to torch on the calibration batches) and its int8 quantization: report.json's
-    export figures and its "quant" block (with the per-tensor table unless ``account`` is off: files a
-    QAT fine-tune will replace)."""
+    export figures, its "quant" block and the lowest-SQNR tensors' float and int8 values (the per-tensor
+    table and values unless ``account`` is off: files a QAT fine-tune will replace)."""
     npu, e = cfg.device.has_npu, cfg.export
     float_path, int8_path = out_dir / "model.onnx", out_dir / "model_int8.onnx"
     twin = export_float(net, float_path, e.opset, metadata, variables_as_width=npu)
@@ -84,22 +87,31 @@ def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: 
     rel_diff = max_diff / max(1.0, float(np.abs(torch_logits).max()))
     if rel_diff > e.tolerance:
         raise RuntimeError(f"float ONNX differs from torch by {rel_diff:.2e} (relative) > export.tolerance={e.tolerance}")
-    variants, float_model = int8_variants(float_path, calibration, cfg.quant, npu)
+    grid = trained.data.splits.info.get("input_grid")
+    variants, float_model = int8_variants(float_path, calibration, cfg.quant, npu, grid)
     x_judge, y_judge, judged_on = judge_data(trained.data, npu)
     chosen, tried = choose_variant(variants, float_model, x_judge, y_judge)
     save_int8(variants[chosen], int8_path, metadata)
     quant = {"method": chosen, "judged_on": judged_on, "methods": tried}
+    values = {}
     if account:
         quant["layers"] = layer_sensitivity(variants[chosen], float_model, x_judge, y_judge)
-    return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}, quant
+        worst = sorted((r for r in quant["layers"] if r["sqnr_db"] is not None), key=lambda r: r["sqnr_db"])
+        values = tensor_values(variants[chosen], float_model, x_judge, [r["tensor"] for r in worst[:TB_HISTOGRAMS]])
+    return {"float_onnx_max_abs_diff": max_diff, "float_onnx_max_rel_diff": rel_diff}, quant, values
 
 
-def _log_layers(trained: Trained, quant: dict) -> None:
-    """The per-tensor table as TensorBoard text, beside the retrain's curves."""
+def _log_layers(trained: Trained, quant: dict, values: dict) -> None:
+    """The per-tensor table as TensorBoard text, and the worst tensors' float and int8 values as
+    histograms (``quant/float/<tensor>``, ``quant/int8/<tensor>``), beside the retrain's curves."""
     for logger in trained.trainer.loggers:
         experiment = getattr(logger, "experiment", None)
         if hasattr(experiment, "add_text"):
             experiment.add_text("quant/layers", "\n".join(layer_table(quant["layers"], TB_ROWS)), 0)
+        if hasattr(experiment, "add_histogram"):
+            for tensor, (real, rounded) in values.items():
+                experiment.add_histogram(f"quant/float/{tensor}", real.ravel(), 0)
+                experiment.add_histogram(f"quant/int8/{tensor}", rounded.ravel(), 0)
 
 
 def _qat(cfg: RunConfig, trained: Trained):
@@ -116,14 +128,14 @@ def export_stage(cfg: RunConfig, trained: Trained, arch: Architecture, out_dir: 
                 "genotype": arch.to_json(), "device": cfg.device.name,
                 "input_layout": "N,1,L,C" if npu else "N,C,L,1", "quantization": "pow2" if npu else "qdq-int8"}
     metadata = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-    exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu,
-                        *_write_both(trained.module.net, cfg, trained, out_dir, metadata, account=not cfg.quant.qat))
+    info, quant, values = _write_both(trained.module.net, cfg, trained, out_dir, metadata, account=not cfg.quant.qat)
+    exported = Exported(out_dir / "model.onnx", out_dir / "model_int8.onnx", npu, info, quant)
     if cfg.quant.qat:
         exported.ptq = {"float": exported.float_path.read_bytes(), "int8": exported.int8_path.read_bytes()}
         net, qat = _qat(cfg, trained)
-        info, exported.quant = _write_both(net, cfg, trained, out_dir, metadata)
+        info, exported.quant, values = _write_both(net, cfg, trained, out_dir, metadata)
         exported.info = {**info, "ptq": exported.info, "qat": qat}
-    _log_layers(trained, exported.quant)
+    _log_layers(trained, exported.quant, values)
     info = exported.info
     graph, int8 = onnx.load(str(exported.float_path)), onnx.load(str(exported.int8_path))
     scales = read_scales(int8)

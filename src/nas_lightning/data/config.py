@@ -54,7 +54,7 @@ class DataConfig:
     features: str = "raw"  # raw, custom, or a TI preset name (data/features.py)
     custom: CustomFeatures = field(default_factory=CustomFeatures)
     batch_size: int = 64
-    input_grid: Optional[float] = 99.0  # percentile of |x| whose power-of-two int8 grid inputs snap to (splits.py); null: off
+    input_grid: Optional[float] = None  # percentile of |x| whose power-of-two int8 grid inputs snap to (splits.py); null: off
     # synthetic source only
     num_classes: int = 4
     samples_per_class: int = 300

@@ -82,9 +82,8 @@ def chain_cost(chain: Chain, shape: NetShape) -> Cost:
     input BN folds into the first conv."""
     total = Cost(2 * shape.channels, 0, 0) if chain.input_bn else Cost()
     for placed in chain.place(shape.channels, shape.length):
-        if placed.layer.kind == "conv":
-            total += conv_bn_cost(placed.c_in, placed.c_out, placed.layer.kernel, placed.length_out)
-            total += Cost(placed.c_out, 0, 0)  # the conv's own bias (one per output channel once folded)
+        for weights, c_out in placed.convs():  # the conv's own bias is one more per output channel once folded
+            total += Cost(weights + 3 * c_out, weights + c_out, weights * placed.length_out)
     features, classes = chain.head_features(shape.channels, shape.length), shape.classes
     return total + Cost(features * classes + classes, features * classes + classes, features * classes)
 

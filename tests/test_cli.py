@@ -13,6 +13,8 @@ from conftest import TINY, read_report, run_cli
 BAD = [
     (["preset=zz"], "preset=zz: unknown; allowed: custom, l, m, s, xl, xxl"),
     (["mode=Speed"], "mode=Speed: unknown; allowed: Compute, Memory"),
+    (["space=tree"], "space=tree: unknown; allowed: cells, chain"),
+    (["space=chain", "space.widest=20"], "space.widest=20: allowed values are 16, 24"),
     (["device=ESP32"], "device=ESP32: unknown; allowed:"),
     (["preset=custom", "preset.layers=2"], "preset.layers=2: must be >= 3"),
     (["preset=custom", "preset.fanout_concat=5"], "preset.fanout_concat=5: must be <= preset.nodes_per_layer=4"),

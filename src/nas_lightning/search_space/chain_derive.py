@@ -28,7 +28,7 @@ def derive_chain(space: ChainSpace, logits: dict[str, torch.Tensor]) -> Chain:
             kept.append((i, op.layer(space.widths[picks["width"][i]], STRIDES[picks["stride"][i]])))
     layers = [layer for _, layer in kept]
     while space.final_length(layers) < space.min_length:
-        strided = [(probs["stride"][i, 1].item(), k) for k, (i, layer) in enumerate(kept) if layer.stride > 1]
+        strided = [(probs["stride"][i, 1].item(), k) for k, (i, _) in enumerate(kept) if layers[k].stride > 1]
         if not strided:
             break  # too short even unstrided: the input itself is shorter than the head needs
         _, k = min(strided)
@@ -72,4 +72,17 @@ def chain_logits(space: ChainSpace, chain: Chain) -> dict[str, torch.Tensor]:
         logits["stride"][row, STRIDES.index(layer.stride)] = 0
     for g in GROUPS:
         logits[g] = logits[g].masked_fill(space.banned(g), float("-inf"))
+    return logits
+
+
+def random_logits(space: ChainSpace, rng) -> dict[str, torch.Tensor]:
+    """One-hot logits on a uniformly drawn allowed op, width and stride per layer (``rng``: random.Random):
+    a random genotype of the space is ``derive_chain`` of them."""
+    logits = {}
+    for g in GROUPS:
+        banned = space.banned(g)
+        rows = torch.full(banned.shape, ONE_HOT_LOW)
+        for i in range(space.depth):
+            rows[i, rng.choice([j for j in range(banned.shape[1]) if not banned[i, j]])] = 0
+        logits[g] = rows.masked_fill(banned, float("-inf"))
     return logits

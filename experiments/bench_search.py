@@ -6,7 +6,9 @@ own. Every step is a full bilevel step (the search's weight-only warm-up is off;
 only left untimed). "samples/s" counts every training sample a step consumes: the weight-half batch plus the
 alpha-half batch (2 x batch per step), warm-up steps excluded.
 
-    python experiments/bench_search.py --presets s m l [--unrolled] [--checkpoint] [--batch 64] [--length 1460] [--out FILE]
+    python experiments/bench_search.py --presets s m l [--space chain] [--unrolled] [--checkpoint] [--batch 64] [--length 1460] [--out FILE]
+
+``--space chain`` times the chain space's supernet (``space=chain``, F28P55's rules) at each preset instead of the cells'.
 
 ``--against-ti PATH`` (a tinyml-tensorlab checkout) times TI's own search call beside ours per preset.
 ``--profile m`` instead prints where preset m's steps spend their time (torch ops by total CPU time, through
@@ -27,7 +29,7 @@ from figures import write_figure
 
 
 def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrolled: bool,
-            profile: bool = False, checkpoint: bool = False, partial: int = 1) -> dict:
+            profile: bool = False, checkpoint: bool = False, partial: int = 1, space: str = "cells") -> dict:
     import lightning as L
     import torch
     from lightning.pytorch.utilities import CombinedLoader
@@ -40,14 +42,20 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
     from nas_lightning.search_space.supernet import SuperNet
 
     register()
-    cfg = validate(compose_config([f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0",
+    cfg = validate(compose_config([f"preset={preset}", f"search.unrolled={unrolled}", "search.warmup=0", f"space={space}",
                                    f"search.checkpoint={checkpoint}", f"search.partial_channels={partial}"]))
     torch.manual_seed(0)
     n = batch * (steps + warmup)
     half = lambda: DataLoader(TensorDataset(torch.randn(n, 1, length), torch.randint(0, 4, (n,))), batch_size=batch)  # noqa: E731
     loader = CombinedLoader({"weights": half(), "alphas": half()}, mode="max_size_cycle")
-    net = SuperNet(NetShape(MacroSpec.from_config(cfg.preset), 1, length, 4), cfg.search.checkpoint,
-                   cfg.search.partial_channels)
+    if space == "chain":
+        from nas_lightning.devices import Device
+        from nas_lightning.search_space.chain_supernet import ChainSuperNet
+
+        net = ChainSuperNet(Device(cfg.device).chain_space(cfg.space, preset, NetShape(None, 1, length, 4)))
+    else:
+        net = SuperNet(NetShape(MacroSpec.from_config(cfg.preset), 1, length, 4), cfg.search.checkpoint,
+                       cfg.search.partial_channels)
     module = DARTSSearchModule(net, cfg.search, 4, total_steps=steps + warmup)
 
     class Clock(L.Callback):
@@ -68,7 +76,7 @@ def measure(preset: str, batch: int, length: int, steps: int, warmup: int, unrol
     trainer.fit(module, train_dataloaders=loader)
     seconds = time.perf_counter() - clock.start
     return {
-        "preset": preset, "batch": batch, "length": length, "unrolled": unrolled, "steps": steps,
+        "preset": preset, "space": space, "batch": batch, "length": length, "unrolled": unrolled, "steps": steps,
         "seconds_per_step": round(seconds / steps, 3),
         "samples_per_s": round(2 * batch * steps / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -164,6 +172,7 @@ def main() -> None:
     parser.add_argument("--unrolled", action="store_true")
     parser.add_argument("--checkpoint", action="store_true", help="search.checkpoint=true: recompute cells in backward")
     parser.add_argument("--partial", type=int, default=1, help="search.partial_channels=K: 1/K of channels through the ops")
+    parser.add_argument("--space", choices=["cells", "chain"], default="cells", help="the search space to time")
     parser.add_argument("--out", type=Path, help="also write the table as markdown here")
     parser.add_argument("--profile", metavar="PRESET", help="profile one preset's steps: torch ops by total CPU time")
     parser.add_argument("--against-ti", metavar="PATH", help="a tinyml-tensorlab checkout: time TI's NAS beside ours")
@@ -180,17 +189,18 @@ def main() -> None:
         return
     if args.profile:
         measure(args.profile, args.batch, args.length, args.steps, args.warmup, args.unrolled, True, args.checkpoint,
-                args.partial)
+                args.partial, args.space)
         return
     if args.one:
         print(json.dumps(measure(args.one, args.batch, args.length, args.steps, args.warmup, args.unrolled,
-                                 checkpoint=args.checkpoint, partial=args.partial)))
+                                 checkpoint=args.checkpoint, partial=args.partial, space=args.space)))
         return
     print(f"{'preset':>6} {'s/step':>8} {'samples/s':>10} {'peak RSS MB':>12} {'params':>9}")
     rows = ["| preset | s / step | samples/s | peak RSS MB | supernet params | threads |", "| --- | --- | --- | --- | --- | --- |"]
     for preset in args.presets:
         cmd = [sys.executable, __file__, "--one", preset, "--batch", str(args.batch), "--length", str(args.length),
-               "--steps", str(args.steps), "--warmup", str(args.warmup), "--partial", str(args.partial)] \
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--partial", str(args.partial),
+               "--space", args.space] \
             + (["--unrolled"] if args.unrolled else []) \
             + (["--checkpoint"] if args.checkpoint else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
@@ -199,7 +209,7 @@ def main() -> None:
         rows.append(f"| {preset} | {r['seconds_per_step']} | {r['samples_per_s']} | {r['peak_rss_mb']:,.0f} | "
                     f"{r['supernet_params']:,} | {r['threads']} |")
     if args.out:
-        mode = ("second order" if args.unrolled else "first order") + switches(args)
+        mode = ("second order" if args.unrolled else "first order") + switches(args) + (", space=chain" if args.space == "chain" else "")
         write_figure(args.out, f"Batch {args.batch}, one variable of length {args.length:,}, {mode}, "
                      f"{args.steps} timed steps after {args.warmup} warm-up steps:\n\n" + "\n".join(rows))
 

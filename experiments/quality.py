@@ -5,7 +5,8 @@ For each aeon archive and seed: ``python -m nas_lightning data=aeon data.name=X`
 retrain: the "final" row, plus any ``--set`` overrides), the searched genotype alone before selection
 (``stages=[train,export] genotype=<final run>/genotype.json``), K random genotypes of its space (same
 preset and device rules: every node draws a non-``none`` allowed op and an earlier input uniformly;
-concat as the search derives it), ``model=baseline`` and each of TI's standard models
+concat as the search derives it; ``--space chain``: every layer draws an allowed op, width and stride),
+``model=baseline`` and each of TI's standard models
 (``model=cls_*``). Every run is a real CLI run in its own directory; the table reads their report.json
 files. The selector's hit rate is computed after the fact, never used to choose: over archives x
 seeds, how often the chosen candidate's test accuracy is within 1 point of the best candidate's.
@@ -14,6 +15,9 @@ seeds, how often the chosen candidate's test accuracy is within 1 point of the b
 
 Run directories go under ``--out``; ``--figures`` (default docs/figures) gets ``quality.md`` (table and
 verdicts under the command's provenance line) and ``quality.png`` (test accuracy against deployed params).
+``--space chain`` runs every search in ``space=chain``: its own rows, in ``<out>/chain`` and
+``quality_chain.md`` / ``quality_chain.png``; the reference rows (baseline, TI's models) search nothing and are
+read from (or run into) the cells study's ``--out``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 from pathlib import Path
 
 from figures import FIGURES, write_figure
-from nas_lightning.devices import NPU_BANNED_OPS
+from nas_lightning.devices import NPU_BANNED_OPS, Device
 from nas_lightning.run_dir import RUN_MARKERS
 from nas_lightning.search_space.ops import PRIMITIVES
 from nas_lightning.search_space.standard import STANDARD_MODELS
@@ -58,6 +62,22 @@ def random_genotype(nodes: int, fanout: int, banned: list[str], rng: random.Rand
     return {"normal": cell(), "reduce": cell(), "normal_concat": concat, "reduce_concat": concat}
 
 
+def random_chain(final: dict, rng: random.Random) -> dict:
+    """A random genotype of the chain space the ``final`` run searched (its preset, device and data shape)."""
+    from nas_lightning.config import register, validate
+    from nas_lightning.config_files import compose_config
+    from nas_lightning.search_space.chain_derive import derive_chain, random_logits
+    from nas_lightning.search_space.layout import NetShape
+
+    register()
+    c = final["config"]
+    cfg = validate(compose_config(["space=chain", f"device={c['device']['name']}", f"preset={c['preset']['name']}",
+                                   *(f"space.{k}={'null' if v is None else v}" for k, v in c["space"].items() if k != "name")]))
+    d = final["data"]
+    space = Device(cfg.device).chain_space(cfg.space, cfg.preset.name, NetShape(None, d["channels"], d["length"], len(d["classes"])))
+    return json.loads(derive_chain(space, random_logits(space, rng)).to_json())
+
+
 def row(report: dict) -> dict:
     seconds = report["seconds"]
     return {"name": report["model"]["name"], "acc": report["train"]["test_acc"],
@@ -69,7 +89,8 @@ def row(report: dict) -> dict:
             "entropy_drop": {t: e["drop"] for t, e in report.get("search", {}).get("alpha_entropy", {}).items()}}
 
 
-def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed: int, first: bool) -> dict:
+def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed: int, first: bool,
+          refs: Path | None = None) -> dict:
     """One archive at one seed; the ``k`` random genotypes only for the ``first`` seed (the 2x-budget run at
     every seed: one seed's change on 100 test series moves in whole points)."""
     base = ["data=aeon", f"data.name={name}", f"seed={seed}", *extra]
@@ -90,11 +111,14 @@ def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed
         run_dir = where / f"random_{i}"
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / "random_genotype.json"
-        genotype = random_genotype(preset["nodes_per_layer"], preset["fanout_concat"], banned, rng)
+        genotype = (random_chain(final, rng) if final["config"]["space"]["name"] == "chain"
+                    else random_genotype(preset["nodes_per_layer"], preset["fanout_concat"], banned, rng))
         path.write_text(json.dumps(genotype))
         randoms.append(row(run_product(run_dir, [*base, "stages=[train,export]", f"genotype={path}"])))
-    baseline = row(run_product(where / "baseline", [*base, "model=baseline"]))
-    standard = {m: row(run_product(where / m, [*base, f"model={m}"])) for m in STANDARD_MODELS}
+    ref_where = where if refs is None else refs / name / f"seed{seed}"
+    ref_base = [a for a in base if not a.startswith("space")]  # nothing searched: the space does not matter
+    baseline = row(run_product(ref_where / "baseline", [*ref_base, "model=baseline"]))
+    standard = {m: row(run_product(ref_where / m, [*ref_base, f"model={m}"])) for m in STANDARD_MODELS}
     return {"final": row(final), "twice": row(twice), "searched": row(searched), "random": randoms,
             "baseline": baseline, "standard": standard}
 
@@ -217,14 +241,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="run seeds (the table shows the first)")
     parser.add_argument("--random-seed", type=int, default=0, help="seed of the random genotype draws")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run, e.g. mode.weight=0.3")
+    parser.add_argument("--space", choices=["cells", "chain"], default="cells", help="the search space of the searched rows")
     args = parser.parse_args()
     first = args.seeds[0]
-    results = {name: {seed: study(name, args.out, args.random, args.set, seed, args.random_seed, seed == first)
+    out, extra, suffix = args.out, args.set, ""
+    if args.space == "chain":
+        out, extra, suffix = args.out / "chain", ["space=chain", *args.set], "_chain"
+    results = {name: {seed: study(name, out, args.random, extra, seed, args.random_seed, seed == first, args.out)
                       for seed in args.seeds} for name in args.datasets}
-    (args.out / "quality.json").write_text(json.dumps(results, indent=2))
+    (out / "quality.json").write_text(json.dumps(results, indent=2))
     text = table(results)
-    write_figure(args.figures / "quality.md", text)
-    plot(results, args.figures / "quality.png")
+    write_figure(args.figures / f"quality{suffix}.md", text)
+    plot(results, args.figures / f"quality{suffix}.png")
     print(text)
 
 

@@ -31,11 +31,12 @@ class Chain:
         self.last = out
         return self
 
-    def conv(self, c_in: int, c_out: int, kh: int = 3, kw: int = 1, stride=(1, 1), group: int = 1) -> "Chain":
+    def conv(self, c_in: int, c_out: int, kh: int = 3, kw: int = 1, stride=(1, 1), group: int = 1,
+             dilation: int = 1) -> "Chain":
         name = f"w{len(self.inits)}"
         self.inits.append(numpy_helper.from_array(np.zeros((c_out, c_in // group, kh, kw), np.float32), name))
         return self.add("Conv", (name,), kernel_shape=[kh, kw], strides=list(stride), group=group,
-                        pads=[kh // 2, 0, kh // 2, 0])
+                        pads=[dilation * (kh // 2), 0, dilation * (kh // 2), 0], dilations=[dilation, 1])
 
     def gemm(self, features: int, out: int = 4) -> "Chain":
         name = f"w{len(self.inits)}"
@@ -72,6 +73,7 @@ BROKEN = [
     ("conv kernel height <= 7", lambda: good(lambda c: c.conv(8, 8, 9))),
     ("conv strides (1,1), (2,1) or (2,2)", lambda: good(lambda c: c.conv(8, 8, 3, stride=(3, 1)))),
     ("grouped conv only depthwise", lambda: good(lambda c: c.conv(8, 8, 3, group=2))),
+    ("conv dilations 1", lambda: good(lambda c: c.conv(8, 8, 3, dilation=2))),
     ("max pool kernel <= 4x4", lambda: good(lambda c: c.add("MaxPool", kernel_shape=[5, 1], strides=[1, 1]))),
     ("average pooling only global", lambda: good(lambda c: c.add("AveragePool", kernel_shape=[3, 1], strides=[1, 1]))),
     ("global average pool over H x W > 2", lambda: Chain(h=2).conv(1, 8).add("GlobalAveragePool")),

@@ -103,6 +103,39 @@ class PresetConfig:
             )
 
 
+SPACES = ("cells", "chain")
+
+
+@dataclass
+class SpaceConfig:
+    """The search space (README, Search spaces). ``cells``: DARTS cells sized by the preset. ``chain``: one
+    path of ``depth`` layers, each choosing op, width (up to ``widest``) and stride (search_space/
+    chain_space.py); null takes the preset's row (chain_presets.py); ``input_bn``: BatchNorm on the input."""
+
+    name: str = "cells"
+    depth: Optional[int] = None
+    widest: Optional[int] = None
+    input_bn: bool = True
+
+    def __post_init__(self) -> None:
+        from .search_space.chain_presets import MAX_DEPTH, MIN_DEPTH, MIN_WIDEST, WIDTH_LADDER
+
+        if self.name not in SPACES:
+            raise UserInputError(f"space={self.name}: allowed values are {', '.join(SPACES)}")
+        if self.name == "cells":
+            for key, unset in (("depth", None), ("widest", None), ("input_bn", True)):
+                if getattr(self, key) != unset:
+                    raise UserInputError(f"space.{key}={getattr(self, key)}: only space=chain has it (the cells take "
+                                         "their size from preset=); drop it or add space=chain")
+            return
+        if self.depth is not None and not MIN_DEPTH <= self.depth <= MAX_DEPTH:
+            raise UserInputError(f"space.depth={self.depth}: must be in {MIN_DEPTH}..{MAX_DEPTH} or null (the preset's)")
+        legal = [w for w in WIDTH_LADDER if w >= MIN_WIDEST]
+        if self.widest is not None and self.widest not in legal:
+            raise UserInputError(f"space.widest={self.widest}: allowed values are {', '.join(map(str, legal))} or null "
+                                 "(the preset's)")
+
+
 @dataclass
 class ModeConfig:
     name: str = "Memory"
@@ -275,6 +308,7 @@ class ModelConfig:
 @dataclass
 class RunConfig:
     preset: PresetConfig = field(default_factory=PresetConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
     mode: ModeConfig = field(default_factory=ModeConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -303,6 +337,9 @@ class RunConfig:
         if self.genotype and "search" in self.stages and self.model.searched:
             raise UserInputError(f"genotype={self.genotype}: a search writes its own genotype; drop genotype= or "
                                  "run stages=[train,export]")
+        if self.space.name == "chain" and (self.search.checkpoint or self.search.partial_channels > 1):
+            raise UserInputError("search.checkpoint / search.partial_channels: the cell supernet's switches; "
+                                 "space=chain has neither (drop them or use space=cells)")
         if not self.stages or any(s not in STAGES for s in self.stages):
             raise UserInputError(f"stages={self.stages}: allowed values are non-empty subsets of {list(STAGES)}")
         if not self.model.searched:  # a hand-designed network: nothing to search
@@ -321,6 +358,9 @@ class RunConfig:
             from .search_space.architecture import load_architecture  # torch import: only when a file is given
 
             load_architecture(self.genotype)
+        if self.mode.name == "Latency" and self.space.name == "chain":
+            raise UserInputError("mode=Latency: not available with space=chain yet (its expected cost has no latency "
+                                 "term); use space=cells or mode=Compute")
         if self.mode.name == "Latency" and not self.device.latency.known:
             raise UserInputError(f"mode=Latency: device={self.device.name} has no latency model; pick an MCU device "
                                  "(e.g. device=F28004) or mode=Compute")

@@ -6,7 +6,9 @@ channel count of the layout a multiple of 4 (stem = multiplier x init, cells dou
 multiplies it by the fan-out). Multi-variable inputs meet the NPU's "first conv: 1 input channel,
 kernel width <= 8" by exporting the input as (N, 1, L, C) with a (3, C) stem kernel (the same
 arithmetic as a 1-D conv over C channels), so at most 8 variables are accepted on NPU devices.
-Local average pooling is removed from the NPU search (the NPU pools averages only globally).
+Local average pooling is removed from the NPU search (the NPU pools averages only globally). In
+``space=chain`` the NPU bans dilated convs, asks the head for >= 16 features and the global pool for
+> 2 samples (``chain_space``).
 
 ``Device`` is built once per run from ``device=…`` and holds every rule the run applies for it.
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import math
 
-from .config import DeviceConfig
+from .config import DeviceConfig, SpaceConfig
 from .config_files import group_options, preset_option
 from .errors import UserInputError
 from .search_space.cost import Cost
+from .search_space.chain_presets import chain_size
+from .search_space.chain_space import ChainSpace, widths_up_to
 from .search_space.genotype import Genotype
 from .search_space.layout import MacroSpec, NetShape
 from .search_space.memory import Memory, network_memory, smallest_memory
@@ -31,6 +35,9 @@ from .search_space.memory import Memory, network_memory, smallest_memory
 NPU_CHANNEL_MULTIPLE = 4
 NPU_MAX_VARIABLES = 8  # first conv kernel width <= 8
 NPU_BANNED_OPS = ["avg_pool_3x1"]  # the NPU runs average pooling only as a global pool
+NPU_BANNED_CHAIN_OPS = ("dil_conv_3",)  # TI's NPU conv rules list kernels, strides and groups, no dilation
+NPU_MIN_FC_FEATURES = 16  # fully connected layers take >= 16 inputs (8-bit)
+NPU_MIN_POOL_LENGTH = 3  # global average pooling over H x W > 2
 KB = 1024
 
 
@@ -53,6 +60,14 @@ class Device:
         self.limits = {"flash": None if cfg.flash_kb is None else cfg.flash_kb * KB,
                        "sram": None if cfg.sram_kb is None else cfg.sram_kb * KB}
         self.banned_ops: tuple[str, ...] = tuple(NPU_BANNED_OPS) if cfg.has_npu else ()  # masked out of the search
+
+    def chain_space(self, space: SpaceConfig, preset: str, shape: NetShape) -> ChainSpace:
+        """``space=chain`` for this preset and data, under this device's rules."""
+        depth, widest = chain_size(preset, space.depth, space.widest)
+        npu = self.cfg.has_npu
+        return ChainSpace(shape.channels, shape.length, shape.classes, depth, widths_up_to(widest), space.input_bn,
+                          NPU_BANNED_CHAIN_OPS if npu else (), NPU_MIN_FC_FEATURES if npu else 1,
+                          NPU_MIN_POOL_LENGTH if npu else 1)
 
     def fit_spec(self, spec: MacroSpec) -> tuple[MacroSpec, dict]:
         """The layout this device can run (NPU: channels rounded up) and what changed, {key: [old, new]}."""

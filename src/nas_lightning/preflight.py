@@ -26,7 +26,7 @@ from .errors import UserInputError, first_line
 from .run_dir import check_run_dir, is_secondary_rank
 from .ti_import import expand
 
-GROUPS = ("preset", "mode", "device", "data", "trainer", "model", "augment", "select", "logger")
+GROUPS = ("preset", "space", "mode", "device", "data", "trainer", "model", "augment", "select", "logger")
 
 
 def check_group_choices(parsed: list) -> None:

@@ -1,6 +1,7 @@
-"""Shows in TensorBoard whether a search converges or collapses: per cell type the mean entropy of
-the op distributions and the share of skip_connect (per step and epoch), and per epoch an
-op-probability heatmap, the derived genotype as text and the expected parameters, MACs and latency."""
+"""Shows in TensorBoard whether a search converges or collapses: per alpha group (cell type, or a chain's
+op / width / stride) the mean entropy of its distributions and the share of skip (per step and epoch),
+and per epoch a probability heatmap, the derived genotype as text and the expected parameters, MACs and
+latency (where the device has a latency model)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,24 @@ import lightning as L
 import torch
 from matplotlib.figure import Figure
 
-from ..search_space.cost import ExpectedCost
-from ..search_space.layout import edge_list, nodes_of
-from ..search_space.ops import PRIMITIVES
 from ..search_space.supernet import mean_entropy
 
-SKIP = PRIMITIVES.index("skip_connect")
 
-
-def heatmap(probs: torch.Tensor, title: str) -> Figure:
-    """Edges (source → node) by ops, coloured by softmax(alpha)."""
-    nodes = nodes_of(len(probs))
-    fig = Figure(figsize=(1.0 + 0.7 * len(PRIMITIVES), 1.2 + 0.3 * len(probs)), layout="constrained")
+def heatmap(probs: torch.Tensor, title: str, rows: list[str], cols: list[str]) -> Figure:
+    """Rows (edges source → node, or chain layers) by choices, coloured by softmax(alpha)."""
+    fig = Figure(figsize=(1.0 + 0.7 * len(cols), 1.2 + 0.3 * len(probs)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(probs.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(PRIMITIVES)), PRIMITIVES, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(probs)), [f"{s}→{d}" for s, d in edge_list(nodes)], fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(probs)), rows, fontsize=7)
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax)
     return fig
 
 
 class AlphaMonitor(L.Callback):
-    def __init__(self, cost: ExpectedCost):
+    def __init__(self, cost):
+        """``cost``: the space's expected cost (``ExpectedCost`` or ``ExpectedChainCost``)."""
         self.cost = cost
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -38,7 +34,9 @@ class AlphaMonitor(L.Callback):
         for t, alpha in pl_module.alphas_by_cell().items():
             probs = torch.softmax(alpha.detach(), -1)
             stats[f"alpha/entropy_{t}"] = mean_entropy(probs)
-            stats[f"alpha/skip_share_{t}"] = probs[:, SKIP].mean()
+            skip = pl_module.supernet.skip_column(t)
+            if skip is not None:
+                stats[f"alpha/skip_share_{t}"] = probs[:, skip].mean()
         pl_module.log_dict(stats, on_step=True, on_epoch=True)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
@@ -46,7 +44,7 @@ class AlphaMonitor(L.Callback):
             return
         with torch.no_grad():
             alphas = pl_module.alphas_by_cell()
-            metrics = [m for m in ("params", "deployed", "macs", "latency_us") if m in self.cost.tables]
+            metrics = [m for m in ("params", "deployed", "macs", "latency_us") if self.cost.knows(m)]
             expected = {f"cost/expected_{m}": self.cost(alphas, m) for m in metrics}
         pl_module.log_dict(expected)  # identical on every rank: the alphas are
         if not trainer.is_global_zero:
@@ -60,4 +58,5 @@ class AlphaMonitor(L.Callback):
             experiment.add_text("search/genotype", genotype, epoch)
             for t, alpha in alphas.items():
                 probs = torch.softmax(alpha.detach().float(), -1)
-                experiment.add_figure(f"alpha/probs_{t}", heatmap(probs, f"{t} cell, epoch {epoch}"), epoch)
+                rows, cols = pl_module.supernet.alpha_labels(t)
+                experiment.add_figure(f"alpha/probs_{t}", heatmap(probs, f"{t}, epoch {epoch}", rows, cols), epoch)

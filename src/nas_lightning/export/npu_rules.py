@@ -4,7 +4,8 @@ Rules (TI NPU guidelines, ../shared/DEVICES.md), each violation named by node an
 
 * first conv: 1 input channel, output channels a multiple of 4, kernel width <= 8;
 * other convs: input and output channels multiples of 4, kernel height <= 7, strides (1,1), (2,1), (2,2);
-  grouped convs only depthwise (groups = input channels) with kernel <= 7;
+  grouped convs only depthwise (groups = input channels) with kernel <= 7; dilation 1 (TI's conv rules
+  list kernels, strides and groups and no dilation: a dilated conv is not taken to run on the NPU);
 * MaxPool kernel <= 4x4; average pooling only global, over H x W > 2;
 * fully connected (Gemm/MatMul): >= 16 input features (8-bit);
 * supported layers: Conv, Pool, FC, BN, ReLU. Add and Concat are not in TI's list: reported as
@@ -79,6 +80,8 @@ def check_npu_rules(model: onnx.ModelProto) -> dict:
                 bad(node, "conv kernel height <= 7", f"has {kh}")
             if group > 1 and max(kh, kw) > 7:
                 bad(node, "depthwise kernel <= 7", f"has {kh}x{kw}")
+            if any(d != 1 for d in a.get("dilations", [1, 1])):
+                bad(node, "conv dilations 1", f"has {tuple(a['dilations'])}")
             strides = tuple(a.get("strides", [1, 1]))
             if strides not in STRIDES:
                 bad(node, "conv strides (1,1), (2,1) or (2,2)", f"has {strides}")

@@ -30,14 +30,15 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ALPHA_TRAVEL, AugmentConfig, SearchConfig
 from ..data.augment import augment, batch_seed
-from ..search_space.genotype import CELL_TYPES, Genotype
+from ..search_space.architecture import Architecture, arch_from_dict
+from ..search_space.chain_supernet import ChainSuperNet
 from ..search_space.supernet import SuperNet, mean_entropy
 from .alpha_terms import BetaDecay
 from .architect import unrolled_alpha_grads
 
 
 class DARTSSearchModule(L.LightningModule):
-    def __init__(self, supernet: SuperNet, cfg: SearchConfig, num_classes: int, total_steps: int,
+    def __init__(self, supernet: SuperNet | ChainSuperNet, cfg: SearchConfig, num_classes: int, total_steps: int,
                  augment_cfg: AugmentConfig | None = None, seed: int = 0, alpha_terms: list = ()):
         super().__init__()
         self.alpha_terms = list(alpha_terms) + ([BetaDecay(cfg.beta_decay, total_steps)] if cfg.beta_decay > 0 else [])
@@ -53,7 +54,7 @@ class DARTSSearchModule(L.LightningModule):
         self.val_loss = MeanMetric()
         self.entropy: dict[str, list[float]] = {}  # cell type -> [first, last]
         self.validated: list[tuple[float, str]] = []  # (supernet val loss, genotype JSON) per validation
-        self.best_genotype: Genotype | None = None
+        self.best_genotype: Architecture | None = None
         self.best_epoch = -1
         self.rank_alpha_diff = 0.0  # max |alpha(rank r) - alpha(rank 0)| at the end of training
 
@@ -80,8 +81,9 @@ class DARTSSearchModule(L.LightningModule):
         return {t: float(mean_entropy(torch.softmax(a.detach(), -1))) for t, a in self.alphas_by_cell().items()}
 
     def alphas_by_cell(self) -> dict[str, torch.Tensor]:
-        """Op logits by cell type (banned ops at -inf), in the graph of the alpha parameters."""
-        return {t: self.supernet.logits(t) for t in CELL_TYPES}
+        """The alpha logits by group, banned choices at -inf, in the graph of the alpha parameters: by cell
+        type (cells) or by choice (chain: op, width, stride)."""
+        return self.supernet.logit_groups()
 
     def _alpha_step(self, a_opt, weight_batch, alpha_batch, batch: int) -> tuple[dict, dict]:
         """One architecture step; returns (the alpha loss to log per step, the terms' values to log per
@@ -164,7 +166,7 @@ class DARTSSearchModule(L.LightningModule):
             self.best_val_loss, self.best_val_acc, self.best_epoch = loss, acc, self.current_epoch
             self.best_genotype = genotype
 
-    def alternatives(self, count: int) -> list[Genotype]:
+    def alternatives(self, count: int) -> list[Architecture]:
         """Up to ``count`` other genotypes the supernet derived at its validations, by validation loss:
         the select stage's alternatives to the kept one."""
         kept = self.best_genotype.to_json() if self.best_genotype is not None else None
@@ -172,7 +174,7 @@ class DARTSSearchModule(L.LightningModule):
         for _, data in sorted(self.validated, key=lambda v: v[0]):
             if data not in seen and len(out) < count:
                 seen.add(data)
-                out.append(Genotype.from_dict(json.loads(data), "search"))
+                out.append(arch_from_dict(json.loads(data), "search"))
         return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -183,7 +185,7 @@ class DARTSSearchModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         data = checkpoint.get("best_genotype")
-        self.best_genotype = None if data is None else Genotype.from_dict(json.loads(data), "checkpoint")
+        self.best_genotype = None if data is None else arch_from_dict(json.loads(data), "checkpoint")
         self.best_val_acc, self.best_epoch = checkpoint.get("best_val_acc", -1.0), checkpoint.get("best_epoch", -1)
         self.best_val_loss = checkpoint.get("best_val_loss", float("inf"))
         self.entropy = checkpoint.get("alpha_entropy", {})

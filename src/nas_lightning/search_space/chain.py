@@ -1,10 +1,11 @@
 """The chain: a plain list of layers, the architecture record of TI's standard models (and of any
-single-path network): optional input BatchNorm, then conv-BN-ReLU and max-pool layers, then global
-average pooling → Linear (or flatten → Linear).
+single-path network, and the genotype of ``space=chain``): optional input BatchNorm, then conv-BN-ReLU,
+depthwise-separable (depthwise conv-BN-ReLU, pointwise conv-BN-ReLU) and max-pool layers, then global
+average pooling → Linear (or flatten → Linear). A conv may be dilated (padding dilation x (k // 2)).
 
 A plain record that prints, saves and loads as JSON (``{"kind": "chain", ...}``), beside the cell
 genotype; ``architecture.py`` dispatches between the two. Lengths follow PyTorch's arithmetic with
-padding k // 2: floor((L + 2 (k // 2) - k) / s) + 1.
+padding d (k // 2): floor((L + 2 d (k // 2) - d (k - 1) - 1) / s) + 1.
 """
 
 from __future__ import annotations
@@ -16,23 +17,28 @@ from dataclasses import asdict, dataclass, field
 from ..atomic_files import write_atomically
 from ..errors import UserInputError
 
-LAYER_KINDS = ("conv", "max_pool")
+LAYER_KINDS = ("conv", "dwsep", "max_pool")
+WEIGHTED = ("conv", "dwsep")  # the kinds that set their output channels
 HEADS = ("gap", "flatten")
 
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # "conv" (conv → BN → ReLU) or "max_pool"
+    kind: str  # "conv" (conv → BN → ReLU), "dwsep" (depthwise-separable conv) or "max_pool"
     kernel: int
     stride: int = 1
-    out: int = 0  # output channels of a conv; a pool keeps its input's
+    out: int = 0  # output channels of a conv or dwsep; a pool keeps its input's
+    dilation: int = 1  # a conv's dilation
 
     def __str__(self) -> str:
-        return f"c({self.out},{self.kernel},{self.stride})" if self.kind == "conv" else f"p({self.kernel},{self.stride})"
+        if self.kind == "max_pool":
+            return f"p({self.kernel},{self.stride})"
+        dilated = f",d{self.dilation}" if self.dilation > 1 else ""
+        return f"{'c' if self.kind == 'conv' else 's'}({self.out},{self.kernel},{self.stride}{dilated})"
 
 
-def layer_length(length: int, kernel: int, stride: int) -> int:
-    return (length + 2 * (kernel // 2) - kernel) // stride + 1
+def layer_length(length: int, kernel: int, stride: int, dilation: int = 1) -> int:
+    return (length + 2 * dilation * (kernel // 2) - dilation * (kernel - 1) - 1) // stride + 1
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,16 @@ class PlacedLayer:
     c_out: int
     length_in: int
     length_out: int
+
+
+    def convs(self) -> list[tuple[int, int]]:
+        """(weights, output channels) of each conv this layer runs: none for a pool, two for a dwsep."""
+        k = self.layer.kernel
+        if self.layer.kind == "conv":
+            return [(self.c_in * self.c_out * k, self.c_out)]
+        if self.layer.kind == "dwsep":
+            return [(self.c_in * k, self.c_in), (self.c_in * self.c_out, self.c_out)]
+        return []
 
 
 @dataclass(frozen=True)
@@ -58,8 +74,8 @@ class Chain:
         """Every layer with its channels and lengths, for an input of ``channels`` x ``length``."""
         placed, c, n = [], channels, length
         for layer in self.layers:
-            c_out = layer.out if layer.kind == "conv" else c
-            n_out = layer_length(n, layer.kernel, layer.stride)
+            c_out = layer.out if layer.kind in WEIGHTED else c
+            n_out = layer_length(n, layer.kernel, layer.stride, layer.dilation)
             placed.append(PlacedLayer(layer, c, c_out, n, n_out))
             c, n = c_out, n_out
         return placed
@@ -88,11 +104,13 @@ class Chain:
         for i, item in enumerate(layers, start=1):
             if not isinstance(item, dict) or item.get("kind") not in LAYER_KINDS:
                 raise UserInputError(f"{source}: layer {i} must be an object with kind one of {', '.join(LAYER_KINDS)}")
-            values = {k: item.get(k, Layer.__dataclass_fields__[k].default) for k in ("kernel", "stride", "out")}
+            values = {k: item.get(k, Layer.__dataclass_fields__[k].default) for k in ("kernel", "stride", "out", "dilation")}
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in values.values()):
-                raise UserInputError(f"{source}: layer {i}: kernel, stride and out must be integers")
-            if values["kernel"] < 1 or values["stride"] < 1 or (item["kind"] == "conv" and values["out"] < 1):
-                raise UserInputError(f"{source}: layer {i}: kernel and stride must be >= 1 and a conv's out >= 1")
+                raise UserInputError(f"{source}: layer {i}: kernel, stride, out and dilation must be integers")
+            if min(values["kernel"], values["stride"], values["dilation"]) < 1 or (item["kind"] in WEIGHTED and values["out"] < 1):
+                raise UserInputError(f"{source}: layer {i}: kernel, stride and dilation must be >= 1 and a conv's out >= 1")
+            if values["dilation"] > 1 and item["kind"] != "conv":
+                raise UserInputError(f"{source}: layer {i}: only a conv may be dilated")
             parsed.append(Layer(item["kind"], **values))
         if parsed[0].kind != "conv":
             raise UserInputError(f"{source}: layer 1 must be a conv (the input BatchNorm folds into it)")

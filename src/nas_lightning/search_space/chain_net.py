@@ -18,18 +18,29 @@ from torch import nn
 
 from .chain import Chain
 from .layout import NetShape
-from .ops import batch_norm, conv, pool
+from .ops import batch_norm, pool
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int, dims: int, dilation: int = 1, groups: int = 1) -> nn.Module:
+    """A biased conv with 'same' padding along time (kernel (k, 1) in 2-D), dilated or grouped."""
+    if dims == 1:
+        return nn.Conv1d(c_in, c_out, k, stride, dilation * (k // 2), dilation, groups)
+    return nn.Conv2d(c_in, c_out, (k, 1), (stride, 1), (dilation * (k // 2), 0), (dilation, 1), groups)
 
 
 def _layer(placed, dims: int, first: bool, first_kernel_width: int = 1) -> nn.Module:
     layer = placed.layer
     if layer.kind == "max_pool":
         return pool("max_pool", layer.kernel, layer.stride, dims)
+    if layer.kind == "dwsep":  # depthwise conv-BN-ReLU, then pointwise conv-BN-ReLU
+        return nn.Sequential(_conv(placed.c_in, placed.c_in, layer.kernel, layer.stride, dims, groups=placed.c_in),
+                             batch_norm(placed.c_in, dims), nn.ReLU(),
+                             _conv(placed.c_in, placed.c_out, 1, 1, dims), batch_norm(placed.c_out, dims), nn.ReLU())
     if first and first_kernel_width > 1:  # (N, 1, L, C) input: a (k, C) kernel
         c = nn.Conv2d(1, placed.c_out, (layer.kernel, first_kernel_width), (layer.stride, 1),
-                      padding=(layer.kernel // 2, 0))
+                      padding=(layer.dilation * (layer.kernel // 2), 0), dilation=(layer.dilation, 1))
     else:
-        c = conv(placed.c_in, placed.c_out, layer.kernel, layer.stride, dims, bias=True)
+        c = _conv(placed.c_in, placed.c_out, layer.kernel, layer.stride, dims, layer.dilation)
     if first and dims == 1:  # the net pads before the input BN (see the module docstring)
         c.padding = (0,)
     return nn.Sequential(c, batch_norm(placed.c_out, dims), nn.ReLU())
@@ -41,7 +52,7 @@ class ChainNet(nn.Module):
         self.arch, self.shape, self.dims, self.variables_as_width = chain, shape, dims, variables_as_width
         assert not variables_as_width or dims == 2, "the (N, 1, L, C) input is an export layout"
         placed = chain.place(shape.channels, shape.length)
-        self.pad = chain.layers[0].kernel // 2
+        self.pad = chain.layers[0].dilation * (chain.layers[0].kernel // 2)
         # training nets carry the input BN; export twins have it folded into the first conv (``twin``)
         self.input_bn = batch_norm(shape.channels, 1) if chain.input_bn and dims == 1 else None
         width = shape.channels if variables_as_width else 1

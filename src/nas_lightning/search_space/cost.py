@@ -91,10 +91,9 @@ def chain_cost(chain: Chain, shape: NetShape) -> Cost:
     total = Cost(2 * shape.channels, 0, 0) if chain.input_bn else Cost()
     placed = chain.place(shape.channels, shape.length)
     for p in placed:
-        if p.layer.kind == "conv":
-            total += conv_bn_cost(p.c_in, p.c_out, p.layer.kernel, p.length_out)
-            total += Cost(p.c_out, 0, 0)  # the conv's own bias (one per output channel once folded)
-        else:
+        for weights, c_out in p.convs():  # the conv's own bias is one more per output channel once folded
+            total += Cost(weights + 3 * c_out, weights + c_out, weights * p.length_out)
+        if p.layer.kind == "max_pool":
             total += Cost(pool_reads=p.c_out * p.length_out * p.layer.kernel)
     features, classes = chain.head_features(shape.channels, shape.length), shape.classes
     pooled = placed[-1].c_out * placed[-1].length_out if chain.head == "gap" else 0
@@ -134,6 +133,9 @@ class ExpectedCost:
             probs = torch.softmax(alpha[:, 1:], dim=-1)
             total = total + (probs * self.tables[metric][cell_type].to(alpha.device)).sum()
         return total
+
+    def knows(self, metric: str) -> bool:
+        return metric in self.tables
 
     def maximum(self, metric: str) -> float:
         """Cost when every node takes its most expensive op."""

@@ -123,8 +123,9 @@ def chain_memory(chain: Chain, shape: NetShape) -> Memory:
     x = trace.buffer(shape.channels * shape.length * ACTIVATION_BYTES)
     s = x
     for i, placed in enumerate(chain.place(shape.channels, shape.length)):
-        if placed.layer.kind == "conv":
-            layers.append((placed.c_in * placed.c_out * placed.layer.kernel, placed.c_out))
+        layers += placed.convs()
+        if placed.layer.kind == "dwsep":  # the depthwise output is a buffer of its own
+            s = trace.step(f"layer {i + 1} depthwise", [s], placed.c_in * placed.length_out * ACTIVATION_BYTES)
         s = trace.step(f"layer {i + 1} {placed.layer}", [s], placed.c_out * placed.length_out * ACTIVATION_BYTES)
     features, classes = chain.head_features(shape.channels, shape.length), shape.classes
     if chain.head == "gap":

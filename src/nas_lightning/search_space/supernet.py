@@ -161,6 +161,17 @@ class SuperNet(nn.Module):
         """The cell type's op logits: its alphas with banned ops at -inf."""
         return self.alpha(cell_type).masked_fill(self.banned, float("-inf"))
 
+    def logit_groups(self) -> dict[str, torch.Tensor]:
+        """Every alpha row group the search module steps, monitors and penalises: one per cell type."""
+        return {t: self.logits(t) for t in CELL_TYPES}
+
+    def skip_column(self, group: str) -> int | None:
+        return SKIP_COL
+
+    def alpha_labels(self, group: str) -> tuple[list[str], list[str]]:
+        """(row, column) names of a group's alphas: edges (source → node) by ops."""
+        return [f"{s}→{d}" for s, d in self.edges], list(PRIMITIVES)
+
     def edge_weights(self, cell_type: str) -> torch.Tensor | None:
         """Per edge, the softmax of its beta over the edges entering the same node (None: no betas)."""
         if self.betas is None:

@@ -80,6 +80,8 @@ class _Lowering:
         self.weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # dequantized initializer -> (ints, exps)
         self.pending: dict[str, tuple[onnx.NodeProto, bool]] = {}  # float result of a compute node (+ ReLU)
         self.quantized: dict[tuple[str, int], int] = {}
+        self.input_buffer: int | None = None
+        self.input_exp = 0
 
     def buffer(self, name: str) -> int:
         self.sizes.append(int(np.prod(self.shapes[name])))
@@ -222,6 +224,8 @@ def lower(model: onnx.ModelProto) -> Program:
     low = _Lowering(model)
     for n in model.graph.node:
         low.node(n, graph_input)
+    if low.input_buffer is None:
+        raise NotLowerable(f"graph input {graph_input!r} is not quantized by a QuantizeLinear")
     if graph_output not in low.values:
         raise NotLowerable(f"graph output {graph_output!r} is not a dequantized int8 tensor")
     out, out_exp = low.values[graph_output]

@@ -52,7 +52,8 @@ def block(coefficients: dict, clock: float, source: str, extrapolated_from: str 
     c = {k: round(v, 3) for k, v in coefficients.items()}
     lines = [BLOCK_START, "latency:", f"  clock_mhz: {clock:g}"]
     lines += [f"  {k}: {v}" for k, v in c.items()]
-    lines += [f"  extrapolated_from: {extrapolated_from or 'null'}", f'  source: "{source}"']
+    lines += [f"  extrapolated_from: {extrapolated_from}"] if extrapolated_from else []  # null is the schema's default
+    lines += [f'  source: "{source}"']
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target readme clean
+.PHONY: install run test test-full bench bench-ti sweep sweep-report figures figures-default figures-threads figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target figures-latency readme clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -65,10 +65,13 @@ figures-sweep: $(INSTALLED)
 figures-target: $(INSTALLED)
 	$(BIN)/python experiments/target_figure.py
 
+figures-latency: $(INSTALLED)
+	$(BIN)/python experiments/fit_latency.py --figure
+
 readme: $(INSTALLED)
 	$(BIN)/python experiments/readme_figures.py
 
-figures: figures-default figures-threads bench figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target
+figures: figures-default figures-threads bench figures-quality figures-int8 figures-c figures-partial figures-sweep figures-target figures-latency
 	$(MAKE) readme
 
 # a sweep of presets and modes, 2 jobs at a time; then its summary.md, summary.csv and pareto.png

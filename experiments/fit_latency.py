@@ -2,6 +2,7 @@
 
     python experiments/fit_latency.py            # the table: leave-one-architecture-out error per device
     python experiments/fit_latency.py --write    # also rewrite the ``latency:`` block of conf/device/*.yaml
+    python experiments/fit_latency.py --figure   # also write docs/figures/latency_fit.md (the README's table)
 
 Data: experiments/data/ti_device_measurements.csv and ti_model_layers.json (TI's numbers, with their source).
 The table's rows: latency (this model), flash and SRAM (a line in parameters fitted per device, and the
@@ -52,7 +53,8 @@ def block(coefficients: dict, clock: float, source: str, extrapolated_from: str 
     c = {k: round(v, 3) for k, v in coefficients.items()}
     lines = [BLOCK_START, "latency:", f"  clock_mhz: {clock:g}"]
     lines += [f"  {k}: {v}" for k, v in c.items()]
-    lines += [f"  extrapolated_from: {extrapolated_from or 'null'}", f'  source: "{source}"']
+    lines += [f"  extrapolated_from: {extrapolated_from}"] if extrapolated_from else []  # null is the schema's default
+    lines += [f'  source: "{source}"']
     return "\n".join(lines) + "\n"
 
 
@@ -82,10 +84,15 @@ def write(blocks: dict[str, str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="rewrite the latency block of conf/device/*.yaml")
+    parser.add_argument("--figure", action="store_true", help="write docs/figures/latency_fit.md")
     args = parser.parse_args()
     points = load_points(DATA)
     fitted = fit_all(points)
     print("\n".join(table(points)))
+    if args.figure:
+        from figures import FIGURES, write_figure
+
+        write_figure(FIGURES / "latency_fit.md", "\n".join(table(points)[1:]) + "\n\n" + table(points)[0])
     print("\nfitted cycles (all networks):")
     for device, c in fitted.items():
         print(f"  {device:<8} overhead {c['overhead_cycles']:9.0f}, conv/linear/pool {c['conv_cycles']:.3f} per MAC or "

@@ -125,8 +125,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
             lines.append(f"  WARNING: int8 loses {100 * e['int8_drop']:.1f} pt of test accuracy{advice}")
     lines.append(f"  {fit_line(report['device'], report['memory'])}")
     if report["device"].get("latency_us") is not None:
-        lines.append(f"  latency: {report['device']['latency_us']:,.0f} us per inference (estimated; "
-                     f"{report['device']['latency_basis']})")
+        lines.append(f"  latency: {report['device']['latency_us']:,.0f} us per inference, estimated: "
+                     f"{report['device']['latency_basis']}")
     for item in report["device"].get("npu", {}).get("violations", []):
         lines.append(f"    NPU rule broken: {item['node']} ({item['op']}): {item['rule']}, {item['detail']}")
     seconds = report["seconds"]

@@ -127,6 +127,7 @@ def test_bad_space_values_are_refused(overrides, message):
         compose_run_config(overrides)
 
 
+@pytest.mark.slow  # a real CLI run (make test-full); the unit tests above cover the space
 def test_chain_search_runs_end_to_end_through_the_cli(tmp_path):
     """The product's command with space=chain: searched chain saved, retrained, exported NPU-clean."""
     result = run_cli([*TINY, "space=chain"], tmp_path)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, read_report, run_cli
+from nas_lightning.errors import UserInputError
+from nas_lightning.preflight import prepare_command_line
+
+from conftest import TINY, compose_run_config, read_report, run_cli
 
 BAD = [
     (["preset=zz"], "preset=zz: unknown; allowed: custom, l, m, s, xl, xxl"),
@@ -48,7 +51,19 @@ BAD = [
 ]
 
 
+# one refusal of each kind through a real CLI process (exit code, no traceback, no report); every refusal's message
+# in-process, through the same preflight and validation the CLI runs (a process each would cost ~2 s)
+THROUGH_THE_CLI = [BAD[i] for i in (0, 4, 16, 28, 29)]
+
+
 @pytest.mark.parametrize("args, message", BAD, ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_bad_input_message_is_one_line(args, message):
+    with pytest.raises(UserInputError) as err:
+        compose_run_config(prepare_command_line(list(args)))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("args, message", THROUGH_THE_CLI, ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     run_dir = tmp_path / "run"
     result = run_cli(args, run_dir)

@@ -125,6 +125,7 @@ def test_length_keys_that_cannot_apply_are_refused(overrides, message):
         compose_run_config(overrides)
 
 
+@pytest.mark.slow  # a real CLI run (make test-full); loading and lengths are tested above
 def test_folder_of_unequal_csvs_runs_end_to_end_under_pad(tmp_path):
     rng = np.random.default_rng(0)
     t = np.arange(80)

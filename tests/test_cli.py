@@ -48,6 +48,7 @@ BAD = [
     (["data=aeon", "data.name=JapaneseVowels", "data.length=pad", "data.max_length=4"],
      "data.max_length=4: must be >= 8 or null"),
     (["logger=mlflow", "logger.mlflow.experiment="], "logger.mlflow.experiment: must be a non-empty name"),
+    (["train.checkpoint_minutes=-1"], "train.checkpoint_minutes=-1.0: must be >= 0"),
 ]
 
 

@@ -8,12 +8,10 @@ outgrow the F28P55's flash)."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import OmegaConf
 
@@ -21,7 +19,6 @@ from ..callbacks.alpha_monitor import AlphaMonitor
 from ..config import RunConfig, search_checkpoint
 from ..data.datamodule import TimeSeriesDataModule
 from ..devices import Device
-from ..errors import UserInputError
 from ..loggers import log_outcome
 from ..modules.alpha_terms import ResourcePenalty
 from ..modules.search import DARTSSearchModule
@@ -32,7 +29,7 @@ from ..search_space.cost import ExpectedCost
 from ..search_space.genotype import Genotype
 from ..search_space.layout import NetShape
 from ..search_space.supernet import SuperNet
-from .trainer import budget, make_trainer
+from .trainer import budget, check_resumable, make_trainer
 
 
 @dataclass
@@ -40,24 +37,6 @@ class Searched:
     genotype: Architecture
     info: dict  # report.json's "search" block
     alternatives: list[Architecture]  # other genotypes the supernet derived, for the select stage
-
-
-def check_resumable(path: Path, module: L.LightningModule, stage: str = "search") -> None:
-    """Refuses, before a Trainer writes anything into the run, a checkpoint that is not readable as plain
-    tensors (empty, truncated, or carrying code: ``weights_only``) or belongs to another network."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        weights = state["state_dict"]
-    except Exception:  # noqa: BLE001 - torch raises many types for a bad file; all mean "cannot resume"
-        raise UserInputError(f"resume: {path} cannot continue this {stage} (not a plain-tensor Lightning checkpoint: "
-                             "empty, truncated, or holding code)") from None
-    try:
-        module.load_state_dict(weights)  # only a check: fit restores it again
-    except (RuntimeError, KeyError, TypeError):
-        raise UserInputError(f"resume: {path} cannot continue this {stage} (its tensors are another network's: "
-                             "another preset, data shape or version)") from None
 
 
 def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, device: Device, out_dir: Path) -> Searched:

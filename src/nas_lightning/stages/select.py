@@ -188,8 +188,8 @@ def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], fo
 
                 c.scores[rung] = fits.cross_validate(cfg, c.arch, c.shape, dm.splits, replace(folds, pairs=pairs), share,
                                                      known, add)
-                seconds = record.seconds_of(rung, c.name) if len(known) == len(pairs) else None
-                seconds = time.perf_counter() - started if seconds is None else seconds
+                recorded = record.seconds_of(rung, c.name) if len(known) == len(pairs) else None
+                seconds = recorded if recorded is not None else time.perf_counter() - started
                 record.add_seconds(rung, c.name, seconds)
                 seconds_per_work[c.name] = seconds / work
                 scored.append(c)

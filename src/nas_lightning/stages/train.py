@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
 
 from ..callbacks.confusion import ConfusionMatrixPlot
 from ..callbacks.epoch_checkpoint import EpochCheckpoint
@@ -19,8 +18,7 @@ from ..data.datamodule import TimeSeriesDataModule
 from ..modules.retrain import GenotypeRetrainModule
 from ..search_space.architecture import Architecture, build_net
 from ..search_space.layout import NetShape
-from .search import check_resumable
-from .trainer import make_trainer, wall_clock_cap
+from .trainer import check_resumable, make_trainer, wall_clock_cap
 
 
 log = logging.getLogger(__name__)
@@ -46,8 +44,7 @@ def train_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, arch:
     resume = checkpoint if cfg.resume and checkpoint.is_file() else None
     resumed_at = None
     if resume:
-        check_resumable(resume, module, "retrain")
-        resumed_at = torch.load(resume, map_location="cpu", weights_only=True)["global_step"]
+        resumed_at = check_resumable(resume, module, "retrain")["global_step"]
         log.info("retrain: continuing from %s at step %d", resume, resumed_at)
     callbacks = [ConfusionMatrixPlot(out_dir, dm.splits.class_names)]
     if cfg.train.checkpoint_minutes is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ..atomic_files import write_atomically
 from ..callbacks.progress import ProgressLines
 from ..config import RunConfig
+from ..errors import UserInputError
 from ..loggers import make_loggers
 
 MAX_VALIDATIONS = 10  # per stage: a 300-epoch search on a tiny archive need not validate (and plot) 300 times
@@ -29,6 +31,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         write_atomically(path, buffer.getvalue())
+
+
+def check_resumable(path: Path, module: L.LightningModule, stage: str = "search") -> dict:
+    """Refuses, before a Trainer writes anything into the run, a checkpoint that is not readable as plain
+    tensors (empty, truncated, or carrying code: ``weights_only``) or belongs to another network; returns
+    the checkpoint (the search and the retrain both resume through it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        weights = state["state_dict"]
+    except Exception:  # noqa: BLE001 - torch raises many types for a bad file; all mean "cannot resume"
+        raise UserInputError(f"resume: {path} cannot continue this {stage} (not a plain-tensor Lightning checkpoint: "
+                             "empty, truncated, or holding code)") from None
+    try:
+        module.load_state_dict(weights)  # only a check: fit restores it again
+    except (RuntimeError, KeyError, TypeError):
+        raise UserInputError(f"resume: {path} cannot continue this {stage} (its tensors are another network's: "
+                             "another preset, data shape or version)") from None
+    return state
 
 
 def make_trainer(cfg: RunConfig, out_dir: Path, name: str, epochs: int, steps: int, callbacks: list,

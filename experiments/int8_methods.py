@@ -21,6 +21,7 @@ from figures import FIGURES, write_figure
 from nas_lightning.config import QuantConfig, register, validate
 from nas_lightning.config_files import compose_config
 from nas_lightning.data.datamodule import TimeSeriesDataModule
+from nas_lightning.data.splits import snap_to_scale
 from nas_lightning.export.graph_stats import run_onnx
 from nas_lightning.export.onnx_graph import to_onnx_layout
 from nas_lightning.export.quantize import choose_variant
@@ -29,11 +30,14 @@ from nas_lightning.stages.export import int8_variants, judge_data
 
 def measure(run: Path) -> dict:
     report = json.loads((run / "report.json").read_text())
-    # a run from before data.input_grid trained on the plain standardised input
-    before_grid = [] if "input_grid" in report["data"] else ["data.input_grid=null"]
-    cfg = validate(compose_config([*OmegaConf.load(run / ".hydra" / "overrides.yaml"), *before_grid, "quant.method=auto"]))
-    npu = cfg.device.has_npu
-    data = TimeSeriesDataModule(cfg.data, cfg.seed).with_phase(cfg.train.fit_on)
+    # the data as the run trained on them: on the input grid it recorded (none before data.input_grid existed)
+    cfg = validate(compose_config([*OmegaConf.load(run / ".hydra" / "overrides.yaml"), "data.input_grid=null",
+                                   "quant.method=auto"]))
+    npu, grid = cfg.device.has_npu, report["data"].get("input_grid")
+    data = TimeSeriesDataModule(cfg.data, cfg.seed)
+    if grid:
+        data = TimeSeriesDataModule(cfg.data, cfg.seed, "train", snap_to_scale(data.splits, grid["scale"]))
+    data = data.with_phase(cfg.train.fit_on)
     calibration = [to_onnx_layout(b, npu) for b in data.calibration_batches(cfg.export.calibration_batches)]
     variants, float_model = int8_variants(run / "model.onnx", calibration, cfg.quant, npu, data.splits.info.get("input_grid"))
     x, y, judged_on = judge_data(data, npu)

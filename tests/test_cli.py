@@ -40,7 +40,7 @@ BAD = [
     (["quant.method=best"], "quant.method=best: allowed values are auto, ceil, mse, mse_bias, output"),
     (["quant.percentile=20"], "quant.percentile=20.0: must be in (50, 100]"),
     (["quant.calibration=max"], "quant.calibration=max: allowed values are percentile, minmax"),
-    (["data.input_grid=20"], "data.input_grid=20.0: must be a percentile in (50, 100] or null"),
+    (["data.input_grid=20"], "data.input_grid=20: allowed values are auto, a percentile in (50, 100], or null"),
     (["train.schedule=step"], "train.schedule=step: allowed values are plateau, cosine"),
     (["logger=wandb"], "logger=wandb: unknown; allowed: csv, mlflow, tensorboard"),
     (["data=aeon", "data.name=JapaneseVowels", "data.length=zero"],
@@ -49,6 +49,7 @@ BAD = [
      "data.max_length=4: must be >= 8 or null"),
     (["logger=mlflow", "logger.mlflow.experiment="], "logger.mlflow.experiment: must be a non-empty name"),
     (["train.checkpoint_minutes=-1"], "train.checkpoint_minutes=-1.0: must be >= 0"),
+    (["data.input_grid=fine"], "data.input_grid=fine: allowed values are auto, a percentile in (50, 100], or null"),
 ]
 
 

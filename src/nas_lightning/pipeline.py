@@ -1,9 +1,10 @@
-"""A run, as its list of stages (``stages/``): search → select → train → export → evaluate, inside the
-Hydra run directory, ending in report.json and the summary.
+"""A run, as its list of stages (``stages/``): search → select → input grid → train → export → evaluate,
+inside the Hydra run directory, ending in report.json and the summary.
 
 Each stage takes what the previous one returned: search a genotype (or ``genotype=<path>``, or a
 hand-designed ``model=``), select among it, its alternatives and the reference models by
-cross-validation, train the chosen network, export it, evaluate everything on the test split once.
+cross-validation, choose the int8 grid the input is snapped to (cross-validated, with ``data.input_grid=auto``),
+train the chosen network, export it, evaluate everything on the test split once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .search_space.standard import standard_model
 from .stages.evaluate import memory_and_fit, test_onnx, test_torch
 from .stages.export import export_stage
 from .stages.export_c import c_export_stage
+from .stages.input_grid import input_grid_stage
 from .stages.search import search_stage
 from .stages.select import select_stage
 from .stages.train import train_stage
@@ -72,6 +74,11 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
     report["model"] = {"name": name, "params_trained": cost.params, "params_deployed": cost.deployed,
                        "macs": cost.macs}
     if "train" in cfg.stages:
+        t = time.perf_counter()
+        dm, grid = input_grid_stage(cfg, dm, device, arch, shape)
+        if grid is not None:
+            report["input_grid"], report["seconds"]["input_grid"] = grid, round(time.perf_counter() - t, 2)
+            report["data"]["input_grid"] = dm.splits.info.get("input_grid")
         if _writes():  # the architecture trained and deployed: genotype=model.json trains it again
             arch.save(out_dir / "model.json")
         t = time.perf_counter()

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from .atomic_files import write_atomically
+from .data.splits import grid_name
 
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ def c_line(c: dict) -> str:
     verdict = "bit-exact on" if c["bit_exact"] else f"DIFFERS from onnxruntime on {c['samples_differing']} of"
     return (f"C: model_c/ {verdict} {c['samples_compared']} test series (int8 acc {_pct(c['test_acc_c'])}), "
             f"arena {c['arena_bytes'] / 1024:.1f} KB")
+
+
+def input_grid_line(grid: dict) -> str:
+    """The int8 grid the input was snapped to, and how (data.input_grid=auto: stages/input_grid.py)."""
+    scored = [r for r in grid["candidates"] if r["cv_mean"] is not None]
+    how = ("chosen by CV: " + ", ".join(f"{grid_name(r['scale'])} {_pct(r['cv_mean'])}" for r in scored)) if scored \
+        else "the one candidate"
+    return f"input grid: {grid_name(grid['scale'])} (clip ±{grid['clip']:.2f}), {how}"
 
 
 def select_lines(select: dict) -> list[str]:
@@ -112,6 +121,8 @@ def print_summary(report: dict, out_dir: Path) -> None:
             f"  onnx: test acc float {_pct(e['test_acc_onnx_float'])}, int8 {_pct(e['test_acc_onnx_int8'])}; "
             f"model_int8.onnx {e['model_int8_onnx_bytes'] / 1024:.1f} KB"
         )
+        if report.get("input_grid", {}).get("scale"):
+            lines.append(f"  {input_grid_line(report['input_grid'])}")
         after_qat = "" if "qat" not in e else "; after a quantization-aware fine-tune"
         lines.append(f"  int8: {e['quant']['scheme']}{after_qat}")
         if "quant" in report:

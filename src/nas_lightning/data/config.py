@@ -8,7 +8,7 @@ FFT preset.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from ..errors import UserInputError
 
@@ -54,7 +54,9 @@ class DataConfig:
     features: str = "raw"  # raw, custom, or a TI preset name (data/features.py)
     custom: CustomFeatures = field(default_factory=CustomFeatures)
     batch_size: int = 64
-    input_grid: Optional[float] = None  # percentile of |x| whose power-of-two int8 grid inputs snap to (splits.py); null: off
+    # the int8 grid inputs snap to (splits.py): auto (NPU devices: a power of two chosen by cross-validation,
+    # stages/input_grid.py), a percentile of |x| whose power-of-two grid holds it, or null (off). Any: a string or a number
+    input_grid: Any = "auto"
     # synthetic source only
     num_classes: int = 4
     samples_per_class: int = 300
@@ -90,8 +92,7 @@ class DataConfig:
             raise UserInputError(f"data.features={self.features}: allowed values are {', '.join(allowed)}")
         if self.features == "custom":
             self.custom.check()
-        if self.input_grid is not None and not 50 < self.input_grid <= 100:
-            raise UserInputError(f"data.input_grid={self.input_grid}: must be a percentile in (50, 100] or null (no grid)")
+        self._check_input_grid()
         if self.noise < 0:
             raise UserInputError(f"data.noise={self.noise}: must be >= 0 (std of the synthetic signals' noise)")
         if self.source == "synthetic" and (self.num_classes < 2 or self.samples_per_class < 10):
@@ -103,6 +104,18 @@ class DataConfig:
                 "data.name / data.path: data=aeon needs exactly one: a dataset shipped with aeon (data.name=BasicMotions) "
                 "or a .ts file (data.path=...)"
             )
+
+    @property
+    def grid_percentile(self) -> float | None:
+        """The percentile of a fixed ``input_grid``; None when it is off or chosen by the run (auto)."""
+        return None if self.input_grid in (None, "auto") else float(self.input_grid)
+
+    def _check_input_grid(self) -> None:
+        value = self.input_grid
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (value is None or value == "auto" or (number and 50 < value <= 100)):
+            raise UserInputError(f"data.input_grid={value}: allowed values are auto, a percentile in (50, 100], "
+                                 "or null (no grid)")
 
     def _check_length(self) -> None:
         from .lengths import MIN_LENGTH, POLICIES

@@ -69,8 +69,8 @@ class TimeSeriesDataModule(L.LightningDataModule):
         self.cfg, self.seed, self.phase = cfg, seed, phase
         if splits is None:
             splits = normalise(load_splits(cfg, seed))
-            if cfg.input_grid is not None:
-                splits = snap_to_int8_grid(splits, cfg.input_grid)
+            if cfg.grid_percentile is not None:  # auto: the input_grid stage snaps them once the model is known
+                splits = snap_to_int8_grid(splits, cfg.grid_percentile)
         self.splits = splits
         s = self.splits
         self.tensors = {

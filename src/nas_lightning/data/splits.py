@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -74,15 +74,28 @@ def normalise(splits: DataSplits) -> DataSplits:
     return splits
 
 
+def pow2_input_scale(x_train: np.ndarray, percentile: float) -> float:
+    """The power-of-two int8 scale whose grid (127 levels each side) holds the ``percentile`` of |x|."""
+    amax = float(np.percentile(np.abs(x_train), percentile))
+    return float(2.0 ** np.ceil(np.log2(max(amax, 1e-30) / 127.0)))
+
+
+def grid_name(scale: float) -> str:
+    """A power-of-two scale as people write it: 2^-5."""
+    return f"2^{round(np.log2(scale))}"
+
+
+def snap_to_scale(splits: DataSplits, scale: float, **how: object) -> DataSplits:
+    """Every split clipped and rounded to the symmetric int8 grid of step ``scale``: the grid the NPU's int8
+    input lands on, so the float network trains and is tested on exactly the values its int8 graph will
+    see (a data step, recorded in ``info`` with ``how`` it was chosen, and so in the ONNX metadata; the
+    int8 export takes this scale for its input). Returns new splits; ``splits`` is left as it was."""
+    snapped = {name: (np.clip(np.round(getattr(splits, name) / scale), -127, 127) * scale).astype(np.float32)
+               for name in ("x_train", "x_val", "x_test")}
+    info = {**splits.info, "input_grid": {**how, "scale": scale, "clip": 127 * scale}}
+    return replace(splits, **snapped, info=info)
+
+
 def snap_to_int8_grid(splits: DataSplits, percentile: float) -> DataSplits:
-    """Every split clipped and rounded to the symmetric int8 grid whose power-of-two scale holds the
-    ``percentile`` of the training split's |x|: the grid the NPU's int8 input lands on, so the float
-    network trains and is tested on exactly the values its int8 graph will see (a data step, recorded
-    in ``info`` and so in the ONNX metadata; the int8 export takes this scale for its input)."""
-    amax = float(np.percentile(np.abs(splits.x_train), percentile))
-    scale = float(2.0 ** np.ceil(np.log2(max(amax, 1e-30) / 127.0)))
-    for name in ("x_train", "x_val", "x_test"):
-        x = getattr(splits, name)
-        setattr(splits, name, (np.clip(np.round(x / scale), -127, 127) * scale).astype(np.float32))
-    splits.info["input_grid"] = {"percentile": percentile, "scale": scale, "clip": 127 * scale}
-    return splits
+    """``snap_to_scale`` at the power-of-two scale holding the ``percentile`` of the training split's |x|."""
+    return snap_to_scale(splits, pow2_input_scale(splits.x_train, percentile), percentile=percentile)

@@ -53,7 +53,7 @@ def _cross_validate(cfg: RunConfig, splits: DataSplits, arch: Architecture, shap
         log.warning("input grid: a class has fewer than 2 series in train+val; the coarsest grid %s is kept",
                     grid_name(scales[0]))
         return scales[0], [{"scale": scales[0], "cv_mean": None}]
-    log.info("input grid: %d candidate grids (%s) x %d folds", len(scales), ", ".join(map(_name, scales)),
+    log.info("input grid: %d candidate grids (%s) x %d folds", len(scales), ", ".join(map(grid_name, scales)),
              len(folds.pairs))
     pool = [Candidate(grid_name(scale), "grid", arch, shape, params=i) for i, scale in enumerate(scales)]  # i: coarsest 0
     with FoldPool(max(1, torch.get_num_threads())) as fits:

@@ -50,6 +50,7 @@ BAD = [
     (["logger=mlflow", "logger.mlflow.experiment="], "logger.mlflow.experiment: must be a non-empty name"),
     (["train.checkpoint_minutes=-1"], "train.checkpoint_minutes=-1.0: must be >= 0"),
     (["data.input_grid=fine"], "data.input_grid=fine: allowed values are auto, a percentile in (50, 100], or null"),
+    (["quant.float_layers=[/stem/Conv]"], "quant.float_layers: device=F28P55 runs the whole int8 graph on its NPU"),
 ]
 
 

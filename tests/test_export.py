@@ -111,3 +111,45 @@ def test_cli_run_artifacts(tiny_run):
     assert not report["export"]["c"]["written"] and "power of two" in report["export"]["c"]["skipped"]
     assert report["device"]["memory_from"] == "memory model estimate"
     assert set(report["seconds"]) >= {"search", "train_and_export", "total"}
+
+
+def _weight_is_int8(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
+    producers = {o: n for n in model.graph.node for o in n.output}
+    weight = producers.get(node.input[1])
+    return weight is not None and weight.op_type == "DequantizeLinear"
+
+
+def convs_weights(net) -> list[int]:
+    return [m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Conv1d)]
+
+
+def test_float_layers_stay_float_and_their_cost_is_reported(tmp_path, trained_like_net):
+    from nas_lightning.config import QuantConfig
+    from nas_lightning.export.quantize import quantize_variants
+    from nas_lightning.stages.export import float_layers_cost
+
+    net, _ = trained_like_net
+    export_float(net, tmp_path / "m.onnx", 17, {})
+    calib = [to_onnx_layout(torch.randn(32, 2, 50))]
+    everything = next(iter(quantize_variants(tmp_path / "m.onnx", calib)[0].values()))
+    convs = [n for n in everything.graph.node if n.op_type == "Conv"]
+    assert len(convs) >= 2 and all(_weight_is_int8(everything, n) for n in convs)
+    kept_name = convs[0].name
+    variants, _ = quantize_variants(tmp_path / "m.onnx", calib, keep_float=(kept_name,))
+    kept = next(iter(variants.values()))
+    assert [n.name for n in kept.graph.node if n.op_type == "Conv" and not _weight_is_int8(kept, n)] == [kept_name]
+    x, y = calib[0], np.arange(32) % 4
+    cost = float_layers_cost(tmp_path / "m.onnx", calib, QuantConfig(float_layers=[kept_name]), kept, 0.5, x, y)
+    assert cost["nodes"] == [kept_name] and cost["extra_bytes"] == 3 * convs_weights(net)[0]
+    assert cost["acc_judged_all_int8"] == float((run_onnx(everything.SerializeToString(), x).argmax(1) == y).mean())
+
+
+def test_an_unknown_float_layer_is_refused_naming_the_graphs_layers(tmp_path, trained_like_net):
+    from nas_lightning.errors import UserInputError
+    from nas_lightning.export.quantize import quantize_variants
+
+    net, _ = trained_like_net
+    export_float(net, tmp_path / "m.onnx", 17, {})
+    with pytest.raises(UserInputError, match=r"quant.float_layers: /nope is not a node of the exported graph; its "
+                                              r"Conv/Gemm nodes are .*Conv"):
+        quantize_variants(tmp_path / "m.onnx", [to_onnx_layout(torch.randn(8, 2, 50))], keep_float=("/nope",))

@@ -269,6 +269,7 @@ class QuantConfig:
     qat_steps: int = 300
     qat_lr: float = 1e-4
     max_drop: float = 0.01
+    float_layers: list[str] = field(default_factory=list)  # nodes left in float (devices without NPU only)
 
     def __post_init__(self) -> None:
         at_least("quant.qat_steps", self.qat_steps, 1)
@@ -358,6 +359,9 @@ class RunConfig:
             from .search_space.architecture import load_architecture  # torch import: only when a file is given
 
             load_architecture(self.genotype)
+        if self.quant.float_layers and self.device.has_npu:
+            raise UserInputError(f"quant.float_layers: device={self.device.name} runs the whole int8 graph on its NPU "
+                                 "(its catalogue entry declares no CPU fallback); allowed on devices without NPU")
         if self.mode.name == "Latency" and self.space.name == "chain":
             raise UserInputError("mode=Latency: not available with space=chain yet (its expected cost has no latency "
                                  "term); use space=cells or mode=Compute")

@@ -167,4 +167,11 @@ def quant_lines(quant: dict) -> list[str]:
     return [f"  int8 method: {quant['method']}, {how} {quant['judged_on']} (int8 accuracy there: {tried})",
             f"  int8 per tensor, lowest SQNR of {len(quant['layers'])} first (alone: only that tensor quantized, "
             f"on {quant['judged_on'].split(',')[0]}):",
-            *(f"    {line}" for line in layer_table(quant["layers"], SUMMARY_LAYERS))]
+            *(f"    {line}" for line in layer_table(quant["layers"], SUMMARY_LAYERS)),
+            *([float_layers_line(quant)] if "float_layers" in quant else [])]
+
+
+def float_layers_line(quant: dict) -> str:
+    f = quant["float_layers"]
+    return (f"  kept in float: {', '.join(f['nodes'])} (+{f['extra_bytes']:,} bytes); int8 accuracy on "
+            f"{quant['judged_on'].split(',')[0]} {_pct(f['acc_judged'])}, all int8 {_pct(f['acc_judged_all_int8'])}")

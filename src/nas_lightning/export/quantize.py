@@ -27,6 +27,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quant_pre_process, quantize_static)
 
 from ..atomic_files import write_atomically
+from ..errors import UserInputError
 from .graph_stats import run_onnx
 from .onnx_graph import INPUT
 from .pow2 import round_scales_to_pow2
@@ -44,12 +45,15 @@ class BatchReader(CalibrationDataReader):
 
 def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: bool = False,
                       percentile: float | None = 99.9, methods: tuple[str, ...] = ("ceil",),
-                      input_scale: float | None = None) -> tuple[dict[str, onnx.ModelProto], onnx.ModelProto]:
+                      input_scale: float | None = None,
+                      keep_float: tuple[str, ...] = ()) -> tuple[dict[str, onnx.ModelProto], onnx.ModelProto]:
     """(The int8 graph of each power-of-two scale method (``pow2_calibration.py``), from one onnxruntime
     calibration, or without ``pow2`` the one graph onnxruntime wrote, under "onnxruntime"; the prepared
     float graph they were quantized from, whose names they share).
     ``percentile=None`` calibrates on the maximum (onnxruntime's MinMax). ``input_scale`` (power-of-two only):
-    the input's scale whatever the method, that of the grid the data were snapped to (``data.input_grid``)."""
+    the input's scale whatever the method, that of the grid the data were snapped to (``data.input_grid``).
+    ``keep_float`` (not ``pow2``: an NPU graph runs whole on the NPU): nodes of the prepared graph left in float
+    (onnxruntime's ``nodes_to_exclude``), named as in report.json's per-tensor table without ``_output_0``."""
     options = {"ActivationSymmetric": True, "WeightSymmetric": True} if pow2 else {}
     method = CalibrationMethod.MinMax
     if percentile is not None:
@@ -57,11 +61,12 @@ def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: boo
     with tempfile.TemporaryDirectory() as tmp:
         prepared, written = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(float_path), str(prepared))
+        check_node_names(onnx.load(str(prepared)), keep_float)
         with contextlib.redirect_stdout(io.StringIO()):  # its histogram calibrators print progress lines
             quantize_static(
                 str(prepared), str(written), BatchReader([np.concatenate(calibration)]), quant_format=QuantFormat.QDQ,
                 per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                calibrate_method=method, extra_options=options,
+                calibrate_method=method, extra_options=options, nodes_to_exclude=list(keep_float),
             )
         model, float_model = onnx.load(str(written)), onnx.load(str(prepared))
     if not pow2:
@@ -75,6 +80,16 @@ def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: boo
         variants[name].CopyFrom(model)
         round_scales_to_pow2(variants[name], float_model, **plan)
     return variants, float_model
+
+
+def check_node_names(graph: onnx.ModelProto, names: tuple[str, ...]) -> None:
+    """``quant.float_layers`` must name nodes of the graph being quantized."""
+    nodes = [n.name for n in graph.graph.node]
+    unknown = [name for name in names if name not in nodes]
+    if unknown:
+        layers = [n.name for n in graph.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
+        raise UserInputError(f"quant.float_layers: {', '.join(unknown)} is not a node of the exported graph; its "
+                             f"Conv/Gemm nodes are {', '.join(layers)}")
 
 
 def save_int8(model: onnx.ModelProto, path: Path, metadata: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,20 @@ def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfi
     the grid the data were snapped to (``grid``: splits.info["input_grid"], ``data.input_grid``), if any."""
     percentile = q.percentile if q.calibration == "percentile" else None
     return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,),
-                             (grid or {}).get("scale"))
+                             (grid or {}).get("scale"), tuple(q.float_layers))
+
+
+def float_layers_cost(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, kept: onnx.ModelProto,
+                      acc: float, x: np.ndarray, y: np.ndarray) -> dict:
+    """What keeping ``quant.float_layers`` in float costs and buys: the extra bytes of their weights as float32
+    rather than int8 (3 per weight; the layers also run on the CPU, which the latency estimate does not know),
+    and the accuracy of this graph and of the all-int8 one on the data the int8 method is judged on."""
+    everything = next(iter(int8_variants(float_path, calibration, replace(q, float_layers=[]), False)[0].values()))
+    all_int8_acc = float((run_onnx(everything.SerializeToString(), x).argmax(1) == y).mean())
+    sizes = {i.name: int(np.prod(i.dims)) for i in kept.graph.initializer}
+    weights = sum(sizes.get(n.input[1], 0) for n in kept.graph.node if n.name in q.float_layers and len(n.input) > 1)
+    return {"nodes": list(q.float_layers), "extra_bytes": 3 * weights, "acc_judged": acc,
+            "acc_judged_all_int8": all_int8_acc}
 
 
 def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: dict,
@@ -93,6 +106,9 @@ def _write_both(net, cfg: RunConfig, trained: Trained, out_dir: Path, metadata: 
     chosen, tried = choose_variant(variants, float_model, x_judge, y_judge)
     save_int8(variants[chosen], int8_path, metadata)
     quant = {"method": chosen, "judged_on": judged_on, "methods": tried}
+    if cfg.quant.float_layers:
+        quant["float_layers"] = float_layers_cost(float_path, calibration, cfg.quant, variants[chosen],
+                                                  tried[chosen]["acc"], x_judge, y_judge)
     values = {}
     if account:
         quant["layers"] = layer_sensitivity(variants[chosen], float_model, x_judge, y_judge)

@@ -55,7 +55,7 @@ def input_grid_line(grid: dict) -> str:
     """The int8 grid the input was snapped to, and how (data.input_grid=auto: stages/input_grid.py)."""
     scored = [r for r in grid["candidates"] if r["cv_mean"] is not None]
     how = ("chosen by CV: " + ", ".join(f"{grid_name(r['scale'])} {_pct(r['cv_mean'])}" for r in scored)) if scored \
-        else "the one candidate"
+        else grid["chosen_by"]
     return f"input grid: {grid_name(grid['scale'])} (clip ±{grid['clip']:.2f}), {how}"
 
 

@@ -44,22 +44,20 @@ def grid_ladder(x_train: np.ndarray, top_percentile: float) -> list[float]:
 
 
 def _cross_validate(cfg: RunConfig, splits: DataSplits, arch: Architecture, shape: NetShape,
-                    scales: list[float]) -> tuple[float, list[dict]]:
-    """(The chosen scale, each candidate's row): ``arch`` trained from scratch on every fold of each grid."""
+                    scales: list[float]) -> tuple[float, list[dict]] | None:
+    """(The chosen scale, each candidate's row): ``arch`` trained from scratch on every fold of each grid;
+    None when a class has fewer than 2 series in train+val (nothing to hold out)."""
     s = cfg.select
     grids = [snap_to_scale(splits, scale) for scale in scales]
-    folds = make_folds(grids[0], s.folds, s.repeats, cfg.seed)  # the same folds for every grid (seeded)
-    if folds is None:
-        log.warning("input grid: a class has fewer than 2 series in train+val; the coarsest grid %s is kept",
-                    grid_name(scales[0]))
-        return scales[0], [{"scale": scales[0], "cv_mean": None}]
+    folds = [make_folds(grid, s.folds, s.repeats, cfg.seed) for grid in grids]  # the same pairs on each (seeded)
+    if folds[0] is None:
+        return None
     log.info("input grid: %d candidate grids (%s) x %d folds", len(scales), ", ".join(map(grid_name, scales)),
-             len(folds.pairs))
+             len(folds[0].pairs))
     pool = [Candidate(grid_name(scale), "grid", arch, shape, params=i) for i, scale in enumerate(scales)]  # i: coarsest 0
     with FoldPool(max(1, torch.get_num_threads())) as fits:
-        for scale, grid, c in zip(scales, grids, pool):
-            c.scores[0] = fits.cross_validate(cfg, arch, shape, grid, make_folds(grid, s.folds, s.repeats, cfg.seed),
-                                              1.0)
+        for scale, grid, grid_folds, c in zip(scales, grids, folds, pool):
+            c.scores[0] = fits.cross_validate(cfg, arch, shape, grid, grid_folds, 1.0)
             log.info("  grid %-6s (clip ±%.2f): CV acc %.3f ± %.3f", c.name, 127 * scale, c.mean(0), c.sd(0))
     chosen = max(pool, key=lambda c: (c.mean(0), -c.params))
     rows = [{"scale": scale, "clip": 127 * scale, "cv_mean": round(c.mean(0), 4), "cv_sd": round(c.sd(0), 4),
@@ -78,12 +76,15 @@ def input_grid_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, a
     started = time.perf_counter()
     q = cfg.quant
     scales = grid_ladder(dm.splits.x_train, q.percentile if q.calibration == "percentile" else 100.0)
-    rows = [{"scale": scales[0], "cv_mean": None}]
-    scale = scales[0]
+    scale, rows, how = scales[0], [{"scale": scales[0], "cv_mean": None}], "one candidate"
     if len(scales) > 1:
-        scale, rows = _cross_validate(cfg, dm.splits, arch, shape, scales)
-    info = {"chosen_by": "cross-validation" if len(scales) > 1 else "one candidate", "scale": scale,
-            "clip": 127 * scale, "candidates": rows, "seconds": round(time.perf_counter() - started, 2)}
+        scored = _cross_validate(cfg, dm.splits, arch, shape, scales)
+        if scored is None:
+            how = "the coarsest: a class has fewer than 2 series in train+val, nothing to cross-validate"
+        else:
+            (scale, rows), how = scored, "cross-validation"
+    info = {"chosen_by": how, "scale": scale, "clip": 127 * scale, "candidates": rows,
+            "seconds": round(time.perf_counter() - started, 2)}
     log.info("input grid: %s (clip ±%.2f), %s", grid_name(scale), 127 * scale, info["chosen_by"])
     snapped = snap_to_scale(dm.splits, scale, chosen_by=info["chosen_by"])
     return TimeSeriesDataModule(cfg.data, cfg.seed, dm.phase, snapped), info

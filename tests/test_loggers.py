@@ -31,6 +31,7 @@ def _tb_values(log_dir, tag: str) -> list[float]:
     return [e.value for e in events.Scalars(tag)]
 
 
+@pytest.mark.slow  # 17 s: make test-full
 def test_every_logger_chosen_receives_the_runs_figures(tmp_path):
     mlflow = pytest.importorskip("mlflow")  # the dev extra installs it
     run_dir = tmp_path / "run"

@@ -99,6 +99,7 @@ def test_cross_validation_never_reads_the_test_split(tmp_path):
     assert all(c["cv_mean"] is not None and 0 <= c["cv_mean"] <= 1 for c in clean["candidates"])
 
 
+@pytest.mark.slow  # 15 s: make test-full
 def test_select_table_reaches_report_and_summary(tmp_path):
     result = run_cli([*SMALL_SELECT, "select.origins=[searched,standard]", "select.alternatives=1"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -85,6 +85,7 @@ def test_chain_json_round_trips_and_refuses_bad_records():
             Chain.from_dict(bad, "x.json") if bad["layers"] else arch_from_dict(bad, "x.json")
 
 
+@pytest.mark.slow  # 16 s: make test-full
 def test_standard_model_runs_the_whole_pipeline_on_the_npu(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli([*TINY, "model=cls_1k_npu", "data.variables=3"], run_dir)

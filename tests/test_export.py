@@ -153,3 +153,15 @@ def test_an_unknown_float_layer_is_refused_naming_the_graphs_layers(tmp_path, tr
     with pytest.raises(UserInputError, match=r"quant.float_layers: /nope is not a node of the exported graph; its "
                                               r"Conv/Gemm nodes are .*Conv"):
         quantize_variants(tmp_path / "m.onnx", [to_onnx_layout(torch.randn(8, 2, 50))], keep_float=("/nope",))
+
+
+def test_a_misspelt_float_layer_is_refused_before_the_retrain():
+    from nas_lightning.errors import UserInputError
+    from nas_lightning.search_space.standard import standard_model
+    from nas_lightning.stages.export import check_float_layers
+
+    arch, shape = standard_model("cls_1k_npu"), NetShape(MacroSpec(4, 4, 2, 3, 3), 1, 64, 3)
+    good = compose_run_config(["device=host", "quant.float_layers=[/layers/layers.1/layers.1.0/Conv]"])
+    check_float_layers(good, arch, shape)  # the untrained network's graph names it
+    with pytest.raises(UserInputError, match=r"^quant.float_layers: /layers/layers.9/Conv is not a node"):
+        check_float_layers(compose_run_config(["device=host", "quant.float_layers=[/layers/layers.9/Conv]"]), arch, shape)

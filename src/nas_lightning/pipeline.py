@@ -27,7 +27,7 @@ from .search_space.baseline import baseline_genotype, baseline_spec, saved_basel
 from .search_space.layout import MacroSpec, NetShape
 from .search_space.standard import standard_model
 from .stages.evaluate import memory_and_fit, test_onnx, test_torch
-from .stages.export import export_stage
+from .stages.export import check_float_layers, export_stage
 from .stages.export_c import c_export_stage
 from .stages.input_grid import input_grid_stage
 from .stages.search import search_stage
@@ -75,6 +75,8 @@ def run(cfg: RunConfig, raw: DictConfig, out_dir: Path) -> dict:
                        "macs": cost.macs}
     if "train" in cfg.stages:
         t = time.perf_counter()
+        if cfg.quant.float_layers and "export" in cfg.stages:
+            check_float_layers(cfg, arch, shape)
         dm, grid = input_grid_stage(cfg, dm, device, arch, shape)
         if grid is not None:
             report["input_grid"], report["seconds"]["input_grid"] = grid, round(time.perf_counter() - t, 2)

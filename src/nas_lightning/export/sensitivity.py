@@ -44,9 +44,9 @@ def quant_points(int8: onnx.ModelProto, float_model: onnx.ModelProto) -> list[Qu
     producer = {out: n for n in int8.graph.node for out in n.output}
     float_layers = {n.name: n for n in float_model.graph.node}
     for layer in int8.graph.node:
-        if layer.op_type not in ("Conv", "Gemm"):
+        dq = producer.get(layer.input[1]) if layer.op_type in ("Conv", "Gemm") else None
+        if dq is None or dq.op_type != "DequantizeLinear":  # not a layer, or one kept in float (quant.float_layers)
             continue
-        dq = producer[layer.input[1]]
         q, scale, axis = inits[dq.input[0]], inits[dq.input[1]], channel_axis(dq)
         shape = [1] * q.ndim
         shape[axis] = -1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,9 +31,10 @@ from ..export.onnx_graph import export_float, to_onnx_layout
 from ..export.pow2 import read_scales
 from ..export.pow2_calibration import METHODS
 from ..export.qat import qat_finetune
-from ..export.quantize import choose_variant, quantize_variants, save_int8
+from ..export.quantize import check_node_names, choose_variant, quantize_variants, save_int8
 from ..export.sensitivity import layer_sensitivity, tensor_values
-from ..search_space.architecture import Architecture
+from ..search_space.architecture import Architecture, build_net
+from ..search_space.layout import NetShape
 from ..summary import layer_table
 from .train import Trained
 
@@ -67,6 +69,15 @@ def int8_variants(float_path: Path, calibration: list[np.ndarray], q: QuantConfi
     percentile = q.percentile if q.calibration == "percentile" else None
     return quantize_variants(float_path, calibration, npu, percentile, METHODS if q.method == "auto" else (q.method,),
                              (grid or {}).get("scale"), tuple(q.float_layers))
+
+
+def check_float_layers(cfg: RunConfig, arch: Architecture, shape: NetShape) -> None:
+    """A misspelt ``quant.float_layers`` refused before the retrain rather than after it: the names are
+    looked up in the untrained network's graph, which names its nodes as the trained one's will."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "untrained.onnx"
+        export_float(build_net(arch, shape).eval(), path, cfg.export.opset, {}, variables_as_width=cfg.device.has_npu)
+        check_node_names(None, tuple(cfg.quant.float_layers), str(path))
 
 
 def float_layers_cost(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, kept: onnx.ModelProto,

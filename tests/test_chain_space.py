@@ -127,6 +127,16 @@ def test_bad_space_values_are_refused(overrides, message):
         compose_run_config(overrides)
 
 
+@pytest.mark.parametrize("overrides, weight", [
+    ([], 1.0),  # the cells' default, unchanged
+    (["space=chain"], 0.1),  # the chain space's own (config.py SPACE_WEIGHTS)
+    (["space=chain", "mode.weight=0.7"], 0.7),  # a weight the user gives wins in either space
+    (["mode.weight=0"], 0.0),
+])
+def test_mode_weight_defaults_per_space_and_yields_to_the_user(overrides, weight):
+    assert compose_run_config(overrides).mode.weight == weight
+
+
 @pytest.mark.slow  # a real CLI run (make test-full); the unit tests above cover the space
 def test_chain_search_runs_end_to_end_through_the_cli(tmp_path):
     """The product's command with space=chain: searched chain saved, retrained, exported NPU-clean."""
@@ -135,7 +145,8 @@ def test_chain_search_runs_end_to_end_through_the_cli(tmp_path):
     report = read_report(tmp_path)
     genotype = json.loads((tmp_path / "genotype.json").read_text())
     assert genotype["kind"] == "chain" and report["genotype"]["layers"] == genotype["layers"]
-    assert report["search"]["space"] == "chain" and set(report["search"]["alpha_entropy"]) == {"op", "width", "stride"}
+    assert report["search"]["space"] == "chain" and report["search"]["mode_weight"] == 0.1
+    assert set(report["search"]["alpha_entropy"]) == {"op", "width", "stride"}
     chain = arch_from_dict(genotype)
     assert report["model"]["params_deployed"] == arch_cost(chain, NetShape(None, 1, report["data"]["length"], len(report["data"]["classes"]))).deployed
     assert report["device"]["npu"]["violations"] == [] and report["device"]["ok"]

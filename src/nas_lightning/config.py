@@ -136,17 +136,25 @@ class SpaceConfig:
                                  "(the preset's)")
 
 
+# mode.weight when null, per space: the price of cost in nats of validation loss per factor e. The cells' 1 was set on
+# their range (smallest network ~4.7k params, ln(largest / smallest) ~2.2); the chain space reaches down to 4-channel
+# chains of ~160 params (ln range ~5.3), and at 1 its search kept those on every archive tried. 0.1 was chosen
+# among 1, 0.3, 0.1 and 0.03 on ArrowHead, ItalyPowerDemand and OSULeaf (docs/design_log.md, "A second search space").
+SPACE_WEIGHTS = {"cells": 1.0, "chain": 0.1}
+
+
 @dataclass
 class ModeConfig:
     name: str = "Memory"
-    weight: float = 1.0  # resource penalty: weight x ln(expected cost / smallest network of the space); 0 to 3
+    weight: Optional[float] = None  # resource penalty: weight x ln(expected cost / smallest network); 0 to 3; null: SPACE_WEIGHTS
     budget_weight: float = 2.0  # hinge on expected flash/SRAM above budget_target x the device's (limited devices)
     budget_target: float = 0.9  # share of the device's flash and SRAM the search aims under
 
     def __post_init__(self) -> None:
         if self.name not in MODES:
             raise UserInputError(f"mode={self.name}: allowed values are {', '.join(MODES)}")
-        at_least("mode.weight", self.weight, 0.0)
+        if self.weight is not None:
+            at_least("mode.weight", self.weight, 0.0)
         at_least("mode.budget_weight", self.budget_weight, 0.0)
         if not 0 < self.budget_target <= 1:
             raise UserInputError(f"mode.budget_target={self.budget_target}: must be in (0, 1]")
@@ -330,6 +338,8 @@ class RunConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)  # the logger group (loggers.py)
 
     def __post_init__(self) -> None:
+        if self.mode.weight is None:
+            self.mode.weight = SPACE_WEIGHTS[self.space.name]
         if self.threads is not None:
             at_least("threads", self.threads, 1)
         if not 0 <= self.seed <= SEED_MAX:

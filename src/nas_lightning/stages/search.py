@@ -72,7 +72,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
         log_outcome(trainer.loggers, {"search/kept_val_acc": module.best_val_acc}, {"search_genotype": str(genotype)})
     entropy = {t: {"first": round(a, 5), "last": round(b, 5), "drop": round(1 - b / a, 4)}
                for t, (a, b) in module.entropy.items()}
-    info = {"space": cfg.space.name, "epochs": epochs, "steps": steps, "alpha_steps": steps - module.warmup_steps,
+    info = {"space": cfg.space.name, "mode_weight": cfg.mode.weight, "epochs": epochs, "steps": steps, "alpha_steps": steps - module.warmup_steps,
             "best_epoch": module.best_epoch, "val_acc": module.best_val_acc, "val_loss": module.best_val_loss,
             "alpha_entropy": entropy, "world_size": trainer.world_size, "rank_alpha_max_diff": module.rank_alpha_diff}
     if repairs:  # the searched cell was over the device's flash: the fitting one replaces it

@@ -121,6 +121,9 @@ class FoldPool:
 
     def __enter__(self) -> "FoldPool":
         context = multiprocessing.get_context("spawn")  # no fork of a process whose torch threads already ran
+        if multiprocessing.get_start_method(allow_none=True) not in (None, *multiprocessing.get_all_start_methods()):
+            # a joblib (loky) sweep job: spawned children re-apply the parent's start method, "loky", and die on it
+            multiprocessing.set_start_method("spawn", force=True)
         self.executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
         return self
 

@@ -82,15 +82,8 @@ def quantize_variants(float_path: Path, calibration: list[np.ndarray], pow2: boo
     return variants, float_model
 
 
-def check_node_names(graph: onnx.ModelProto | None, names: tuple[str, ...], float_path: str | None = None) -> None:
-    """``quant.float_layers`` must name nodes of the graph being quantized (``graph``, or the one
-    ``quant_pre_process`` makes of ``float_path``)."""
-    if not names:
-        return
-    if graph is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            quant_pre_process(float_path, str(Path(tmp) / "prepared.onnx"))
-            graph = onnx.load(str(Path(tmp) / "prepared.onnx"))
+def check_node_names(graph: onnx.ModelProto, names: tuple[str, ...]) -> None:
+    """``quant.float_layers`` must name nodes of the graph being quantized (``quant_pre_process``'s output)."""
     nodes = [n.name for n in graph.graph.node]
     unknown = [name for name in names if name not in nodes]
     if unknown:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from onnxruntime.quantization import quant_pre_process
 
 from ..config import QuantConfig, RunConfig
 from ..data.augment import augment, batch_seed
@@ -75,9 +76,10 @@ def check_float_layers(cfg: RunConfig, arch: Architecture, shape: NetShape) -> N
     """A misspelt ``quant.float_layers`` refused before the retrain rather than after it: the names are
     looked up in the untrained network's graph, which names its nodes as the trained one's will."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "untrained.onnx"
+        path, prepared = Path(tmp) / "untrained.onnx", Path(tmp) / "prepared.onnx"
         export_float(build_net(arch, shape).eval(), path, cfg.export.opset, {}, variables_as_width=cfg.device.has_npu)
-        check_node_names(None, tuple(cfg.quant.float_layers), str(path))
+        quant_pre_process(str(path), str(prepared))
+        check_node_names(onnx.load(str(prepared)), tuple(cfg.quant.float_layers))
 
 
 def float_layers_cost(float_path: Path, calibration: list[np.ndarray], q: QuantConfig, kept: onnx.ModelProto,

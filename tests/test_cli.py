@@ -164,6 +164,7 @@ def test_progress_and_summary_reach_the_run_log(tiny_run):
     assert "run directory:" in text and text.splitlines()[0].startswith("[")
 
 
+@pytest.mark.slow  # 10 s: make test-full
 def test_a_run_as_one_config_file(tmp_path):
     """docs/my_run.yaml through Hydra's --config-dir/--config-name, command-line overrides on top."""
     docs = Path(__file__).resolve().parents[1] / "docs"

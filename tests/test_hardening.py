@@ -260,6 +260,7 @@ def test_deeply_nested_genotype_json_is_refused(tmp_path):
         Genotype.load(path)
 
 
+@pytest.mark.slow  # 10 s: make test-full
 def test_a_runs_saved_config_runs_again_and_is_checked(tiny_run, tmp_path):
     """``--config-path <run>/.hydra --config-name config``: the saved config has no schema attached;
     it is typed by the same schema, so it runs, and a bad override of it is still one line."""

@@ -7,19 +7,13 @@ Per layer, with the softmax of its three alpha rows (chain_space.py):
   supernet does), the depthwise-separable conv and the max pool beside it, mixed by the op weights;
 - width (FBNetV2): every layer is ``widest`` channels; conv outputs are multiplied by the expected
   channel mask sum_w p_w [1]*w + [0]*(widest - w), so a narrow choice zeroes the upper channels;
-- skip: the layer's input passed on, untouched by width and stride (a skipped layer is no layer);
-- stride, multi-resolution: the supernet carries one feature map per resolution level n (strided n times
-  so far, length ceil(L / 2^n)) with its probability pi_n, the same distribution the expected cost
-  tracks. A layer runs its ops once per level; the stride-1 share stays at level n, the stride-2 share is
-  that output subsampled (exact for these odd, 'same'-padded kernels) and moves to level n + 1. Each
-  level's map is the probability-weighted mean of what arrives there, and the head averages the levels'
-  pooled features by pi. So a layer after a stride sees the halved signal, as the derived chain will
-  (an earlier draft held strided outputs back to full length, and the layers after never saw the
-  halving: searches took stride 2 early and lost to random chains on hard archives). A level whose
-  length would fall under ``min_length`` is not created: its stride-2 share stays, as the derivation
-  sets such strides back to 1. Cost: each level runs at its own length, at most twice a full-length layer.
-BN is non-affine with batch statistics, as in the cell supernet, per level; the head is global average
-pooling → Linear, behind an optional non-affine input BN.
+- stride: stride 2 is the stride-1 output subsampled (exact for these odd, 'same'-padded kernels), held
+  back to full length by repeating each kept sample (FBNetV2 keeps searched resolutions one shape the
+  same way), mixed with the stride-1 output by the stride weights. Later layers then see a held signal,
+  not the halved one: the approximation that keeps one path;
+- skip: the layer's input passed on, untouched by width and stride (a skipped layer is no layer).
+BN is non-affine with batch statistics, as in the cell supernet; the head is global average pooling →
+Linear, behind an optional non-affine input BN.
 """
 
 from __future__ import annotations
@@ -34,7 +28,6 @@ from .chain_space import CHAIN_OPS, GROUPS, OP_NAMES, SKIP, ChainSpace
 from .ops import batch_norm
 
 TAPS = 7
-TINY = torch.finfo(torch.float32).tiny
 
 
 def tap_mask(kernel: int, dilation: int) -> torch.Tensor:
@@ -43,6 +36,11 @@ def tap_mask(kernel: int, dilation: int) -> torch.Tensor:
     for t in range(-(kernel // 2), kernel // 2 + 1):
         mask[TAPS // 2 + t * dilation] = 1
     return mask
+
+
+def hold(x: torch.Tensor) -> torch.Tensor:
+    """The stride-2 subsample of ``x``, each sample repeated twice, cut to ``x``'s length."""
+    return x[..., ::2].repeat_interleave(2, -1)[..., : x.shape[-1]]
 
 
 class ChainLayer(nn.Module):
@@ -63,30 +61,18 @@ class ChainLayer(nn.Module):
                                        nn.Conv1d(c_in, widest, 1, bias=False), batch_norm(widest, affine=False), nn.ReLU())
         self.pool = nn.MaxPool1d(3, 1, 1) if "max_pool" in self.cols else None
 
-    def forward(self, x: torch.Tensor, ops: torch.Tensor, width: torch.Tensor, strided: bool) -> list[torch.Tensor]:
-        """The mixture of the layer's non-skip ops at stride 1 and, if ``strided``, at stride 2; ``ops``:
-        (op choices,) weights, ``width``: (widest,) expected channel mask. The stride-2 output is the
-        stride-1 convolutions subsampled (exact for odd, 'same'-padded kernels) with its own batch
-        statistics, as the derived strided layer computes them. Skip is the supernet's (levels)."""
-        raw = F.conv1d(x, self.conv.weight * self.taps, None, 1, TAPS // 2)
-        depthwise = self.dwsep[0](x) if self.dwsep is not None else None
-        pooled = self.pool(x) if self.pool is not None else None
-        outs = [self._mix(raw, depthwise, pooled, ops, width)]
-        if strided:
-            halve = lambda t: None if t is None else t[..., ::2]  # noqa: E731
-            outs.append(self._mix(halve(raw), halve(depthwise), halve(pooled), ops, width))
-        return outs
-
-    def _mix(self, raw, depthwise, pooled, ops: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
-        n, length = raw.shape[0], raw.shape[-1]
-        convs = F.relu(self.conv_bn(raw))
+    def forward(self, x: torch.Tensor, ops: torch.Tensor, width: torch.Tensor, stride: torch.Tensor) -> torch.Tensor:
+        """``ops``: (op choices,) weights; ``width``: (widest,) expected channel mask; ``stride``: (2,)."""
+        n, length = x.shape[0], x.shape[-1]
+        convs = F.relu(self.conv_bn(F.conv1d(x, self.conv.weight * self.taps, None, 1, TAPS // 2)))
         out = torch.einsum("nkcl,k->ncl", convs.view(n, len(self.conv_cols), -1, length), ops[self.conv_cols])
-        if depthwise is not None:
-            out = out + ops[self.cols["dwsep"]] * self.dwsep[1:](depthwise)
+        if self.dwsep is not None:
+            out = out + ops[self.cols["dwsep"]] * self.dwsep(x)
         out = out * width[None, :, None]
-        if pooled is not None:
-            out = out + ops[self.cols["max_pool"]] * pooled
-        return out
+        if self.pool is not None:
+            out = out + ops[self.cols["max_pool"]] * self.pool(x)
+        out = stride[0] * out + stride[1] * hold(out)
+        return out + ops[self.cols["skip"]] * x if "skip" in self.cols else out
 
 
 class ChainSuperNet(nn.Module):
@@ -132,23 +118,9 @@ class ChainSuperNet(nn.Module):
         widths = probs["width"] @ self.width_masks  # (depth, widest) expected channel masks
         if self.input_bn is not None:
             x = self.input_bn(x)
-        levels = [(x.new_ones(()), x)]  # (pi_n, feature map) per resolution level n
         for i, layer in enumerate(self.layers):
-            levels = self._step(levels, layer, probs["op"][i], widths[i], probs["stride"][i])
-        return self.classifier(sum(pi * h.mean(-1) for pi, h in levels))
-
-    def _step(self, levels, layer: ChainLayer, ops: torch.Tensor, width: torch.Tensor, stride: torch.Tensor):
-        """One layer over every level: the (mass, weighted sum) arriving at each level, then normalised."""
-        skip = ops[SKIP] if "skip" in layer.cols else ops.new_zeros(())  # layer 1 changes the channels: no skip
-        arriving: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(len(levels) + 1)]
-        for n, (pi, h) in enumerate(levels):
-            up = -(-h.shape[-1] // 2) >= self.space.min_length  # else too short: its stride-2 share stays
-            outs = layer(h, ops, width, strided=up)
-            stay = stride[0] * outs[0] + (skip * h if "skip" in layer.cols else 0)
-            arriving[n].append((pi * (skip + (1 - skip) * stride[0]), pi * stay))
-            arriving[n + up].append((pi * (1 - skip) * stride[1], pi * stride[1] * outs[-1]))
-        merged = [(sum(m for m, _ in parts), sum(v for _, v in parts)) for parts in arriving if parts]
-        return [(mass, total / mass.clamp_min(TINY)) for mass, total in merged]  # one-hot alphas: 0 / TINY
+            x = layer(x, probs["op"][i], widths[i], probs["stride"][i])
+        return self.classifier(x.mean(-1))
 
     def genotype(self, max_skip: int | None = None) -> Chain:
         """The derived chain (``max_skip`` is the cell space's; a chain's skips remove layers)."""

@@ -64,8 +64,25 @@ def test_expected_cost_equals_an_independent_count_at_one_hot_alphas(device):
         net.eval()(torch.zeros(1, space.channels, space.length))
         assert expected["macs"].item() == pytest.approx(macs[0])
         assert expected["deployed"].item() == pytest.approx(arch_cost(chain, space.shape).deployed)
+        assert expected["pool_reads"].item() == pytest.approx(arch_cost(chain, space.shape).pool_reads)
+        assert expected["linear_macs"].item() == pytest.approx(arch_cost(chain, space.shape).linear_macs)
     assert cost.minimum("deployed") <= min(arch_cost(derive_chain(space, random_logits(space, rng)), space.shape).deployed
                                            for _ in range(20))
+
+
+def test_expected_latency_is_the_device_model_of_the_derived_chain_at_one_hot_alphas():
+    """mode=Latency with space=chain: the latency model's expectation (a linear sum of the counts above) equals
+    its estimate of the built chain, and the penalty's floor is no dearer than a random chain."""
+    space = space_for("F28P55", channels=3, length=97)
+    latency = compose_run_config(["device=F28P55"]).device.latency
+    cost, rng = ExpectedChainCost(space), random.Random(1)
+    latency.add_to(cost)
+    assert cost.knows("latency_us")
+    for _ in range(8):
+        logits = random_logits(space, rng)
+        chain = derive_chain(space, logits)
+        assert cost(logits, "latency_us").item() == pytest.approx(latency.estimate_us(arch_cost(chain, space.shape)), rel=1e-5)
+        assert cost.minimum("latency_us") <= latency.estimate_us(arch_cost(chain, space.shape))
 
 
 @pytest.mark.parametrize("name", ["cls_500_npu", "cls_1k_npu", "cls_4k_npu"])

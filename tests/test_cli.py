@@ -18,7 +18,6 @@ BAD = [
     (["mode=Speed"], "mode=Speed: unknown; allowed: Compute, Latency, Memory"),
     (["mode=Latency", "device=host"], "mode=Latency: device=host has no latency model"),
     (["space=tree"], "space=tree: unknown; allowed: cells, chain"),
-    (["space=chain", "mode=Latency", "device=F28004"], "mode=Latency: not available with space=chain"),
     (["space=chain", "space.widest=20"], "space.widest=20: allowed values are 16, 24"),
     (["device=ESP32"], "device=ESP32: unknown; allowed:"),
     (["preset=custom", "preset.layers=2"], "preset.layers=2: must be >= 3"),

@@ -316,9 +316,6 @@ class RunConfig:
         if self.quant.float_layers and self.device.has_npu:
             raise UserInputError(f"quant.float_layers: device={self.device.name} runs the whole int8 graph on its NPU "
                                  "(its catalogue entry declares no CPU fallback); allowed on devices without NPU")
-        if self.mode.name == "Latency" and self.space.name == "chain":
-            raise UserInputError("mode=Latency: not available with space=chain yet (its expected cost has no latency "
-                                 "term); use space=cells or mode=Compute")
         if self.mode.name == "Latency" and not self.device.latency.known:
             raise UserInputError(f"mode=Latency: device={self.device.name} has no latency model; pick an MCU device "
                                  "(e.g. device=F28004) or mode=Compute")

@@ -12,10 +12,13 @@ which even NPU devices run on the CPU: TI's NPU layer list has no Concat/Add). L
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import UserInputError
 from .search_space.cost import Cost, ExpectedCost
+
+if TYPE_CHECKING:
+    from .search_space.chain_cost import ExpectedChainCost
 
 LATENCY_METRIC = "latency_us"
 
@@ -51,8 +54,8 @@ class LatencyConfig:
     def estimate_us(self, cost: Cost) -> float:
         return self.overhead_cycles / self.clock_mhz + sum(c * getattr(cost, m) for m, c in self.coefficients_us().items())
 
-    def add_to(self, expected: ExpectedCost) -> None:
-        """Give ``expected`` the metric ``latency_us`` (what ``mode=Latency`` penalises)."""
+    def add_to(self, expected: ExpectedCost | ExpectedChainCost) -> None:
+        """Give ``expected`` (either space's) the metric ``latency_us`` (what ``mode=Latency`` penalises)."""
         expected.add_metric(LATENCY_METRIC, self.coefficients_us(), self.overhead_cycles / self.clock_mhz)
 
     def report(self, cost: Cost, device: str) -> dict:

@@ -8,7 +8,9 @@ exact expectations (the factors depend on disjoint choices). The output length d
 many present layers strided before (every kernel is odd, padded d (k // 2): ceil(L / 2^n)), tracked
 as a distribution over n; MACs multiply E[c_in] E[c_out] E[L_out], which ignores their correlation
 through earlier skips. With one-hot alphas all of it equals ``chain_cost`` of the derived chain
-(tested). Counts follow ``cost.py``: biased convs, BN folded on deployment.
+(tested). Counts follow ``cost.py``: biased convs, BN folded on deployment; ``pool_reads`` (max pools and
+the global pool) and ``linear_macs`` (the head) too, so that ``add_metric`` gives the latency model
+(``latency.py``, ``mode=Latency``) its expectation, exact at one-hot alphas like the MACs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 
 from .chain import Chain
 from .chain_space import CHAIN_OPS, OP_NAMES, STRIDES, ChainSpace
-from .cost import chain_cost
+from .cost import METRICS, Cost, chain_cost
 
 
 class ExpectedChainCost:
@@ -27,13 +29,17 @@ class ExpectedChainCost:
         self.space = space
         self.lengths = torch.tensor([float(-(-space.length // 2**n)) for n in range(space.depth + 1)])
         self.widths = torch.tensor([float(w) for w in space.widths])
+        self.derived: dict[str, tuple[dict[str, float], float]] = {}
 
     def __call__(self, alphas: dict[str, torch.Tensor], metric: str) -> torch.Tensor:
         return self.all(alphas)[metric]
 
+    def add_metric(self, name: str, coefficients: dict[str, float], constant: float = 0.0) -> None:
+        """A derived metric, ``constant + sum(coefficient x metric)`` (as ``ExpectedCost.add_metric``)."""
+        self.derived[name] = (coefficients, constant)
+
     def knows(self, metric: str) -> bool:
-        """No latency yet: the chain space's expectation covers params and MACs only."""
-        return metric in ("params", "deployed", "macs")
+        return metric in METRICS or metric in self.derived
 
     def all(self, alphas: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         s = self.space
@@ -43,7 +49,8 @@ class ExpectedChainCost:
         strided = torch.zeros_like(lengths)
         strided[0] = 1  # P(n layers strided so far)
         zero = p_op.new_zeros(())
-        total = {"params": zero + (2 * s.channels if s.input_bn else 0), "deployed": zero, "macs": zero}
+        total = {m: zero for m in METRICS}
+        total["params"] = zero + (2 * s.channels if s.input_bn else 0)
         for i in range(s.depth):
             c_out = (p_w[i] * widths).sum()
             shifted = torch.cat([strided.new_zeros(1), strided[:-1]])
@@ -63,6 +70,8 @@ class ExpectedChainCost:
                     total["params"] = total["params"] + p_op[i, j] * (weights + 3 * channels)
                     total["deployed"] = total["deployed"] + p_op[i, j] * (weights + channels)
                     total["macs"] = total["macs"] + p_op[i, j] * weights * length
+            pool = OP_NAMES.index("max_pool_3")
+            total["pool_reads"] = total["pool_reads"] + p_op[i, pool] * c_in * length * CHAIN_OPS["max_pool_3"].kernel
             present = 1 - p_op[i, OP_NAMES.index("skip")]
             strided = strided * (1 - present * p_s[i, 1]) + shifted * present * p_s[i, 1]
             c_in = conv_like * c_out + (1 - conv_like) * c_in
@@ -70,11 +79,21 @@ class ExpectedChainCost:
         total["params"] = total["params"] + head + s.classes
         total["deployed"] = total["deployed"] + head + s.classes
         total["macs"] = total["macs"] + head
+        total["linear_macs"] = head
+        total["pool_reads"] = total["pool_reads"] + c_in * (strided * lengths).sum()  # the global pool
+        for name, (coefficients, constant) in self.derived.items():
+            total[name] = constant + sum(c * total[m] for m, c in coefficients.items())
         return total
 
     def minimum(self, metric: str) -> float:
         """The cheapest chain of the space: where the log penalty is zero (see ``smallest_chains``)."""
-        return float(min(chain_cost(c, self.space.shape).get(metric) for c in smallest_chains(self.space)))
+        def value(cost: Cost) -> float:
+            if metric not in self.derived:
+                return cost.get(metric)
+            coefficients, constant = self.derived[metric]
+            return constant + sum(c * cost.get(m) for m, c in coefficients.items())
+
+        return float(min(value(chain_cost(c, self.space.shape)) for c in smallest_chains(self.space)))
 
 
 def smallest_chains(space: ChainSpace) -> list[Chain]:

@@ -84,9 +84,10 @@ def _space(cfg: RunConfig, shape: NetShape, device: Device) -> tuple[SuperNet | 
     """(the supernet of ``space=``, its expected cost, the alpha terms beside the resource penalty)."""
     if cfg.space.name == "chain":
         space = device.chain_space(cfg.space, cfg.preset.name, shape)
-        return ChainSuperNet(space), ExpectedChainCost(space), []
-    net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, device.banned_ops)
-    cost = ExpectedCost(shape)
+        net, cost, terms = ChainSuperNet(space), ExpectedChainCost(space), []
+    else:
+        net = SuperNet(shape, cfg.search.checkpoint, cfg.search.partial_channels, device.banned_ops)
+        cost, terms = ExpectedCost(shape), device.budget_terms(cfg.mode.budget_weight, cfg.mode.budget_target, shape)
     if device.cfg.latency.known:
         device.cfg.latency.add_to(cost)  # expected latency_us: mode=Latency's penalty, logged in every mode
-    return net, cost, device.budget_terms(cfg.mode.budget_weight, cfg.mode.budget_target, shape)
+    return net, cost, terms

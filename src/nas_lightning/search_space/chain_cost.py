@@ -21,7 +21,9 @@ import torch
 
 from .chain import Chain
 from .chain_space import CHAIN_OPS, OP_NAMES, STRIDES, ChainSpace
-from .cost import METRICS, Cost, chain_cost
+from .cost import METRICS, chain_cost
+
+POOL = OP_NAMES.index("max_pool_3")
 
 
 class ExpectedChainCost:
@@ -70,8 +72,7 @@ class ExpectedChainCost:
                     total["params"] = total["params"] + p_op[i, j] * (weights + 3 * channels)
                     total["deployed"] = total["deployed"] + p_op[i, j] * (weights + channels)
                     total["macs"] = total["macs"] + p_op[i, j] * weights * length
-            pool = OP_NAMES.index("max_pool_3")
-            total["pool_reads"] = total["pool_reads"] + p_op[i, pool] * c_in * length * CHAIN_OPS["max_pool_3"].kernel
+            total["pool_reads"] = total["pool_reads"] + p_op[i, POOL] * c_in * length * CHAIN_OPS["max_pool_3"].kernel
             present = 1 - p_op[i, OP_NAMES.index("skip")]
             strided = strided * (1 - present * p_s[i, 1]) + shifted * present * p_s[i, 1]
             c_in = conv_like * c_out + (1 - conv_like) * c_in
@@ -81,19 +82,19 @@ class ExpectedChainCost:
         total["macs"] = total["macs"] + head
         total["linear_macs"] = head
         total["pool_reads"] = total["pool_reads"] + c_in * (strided * lengths).sum()  # the global pool
-        for name, (coefficients, constant) in self.derived.items():
-            total[name] = constant + sum(c * total[m] for m, c in coefficients.items())
+        for name in self.derived:
+            total[name] = self._derive(name, total.__getitem__)
         return total
+
+    def _derive(self, metric: str, count) -> float | torch.Tensor:
+        """A derived metric from ``count(m)`` of the counts it sums (expected tensors or a chain's ``Cost``)."""
+        coefficients, constant = self.derived[metric]
+        return constant + sum(c * count(m) for m, c in coefficients.items())
 
     def minimum(self, metric: str) -> float:
         """The cheapest chain of the space: where the log penalty is zero (see ``smallest_chains``)."""
-        def value(cost: Cost) -> float:
-            if metric not in self.derived:
-                return cost.get(metric)
-            coefficients, constant = self.derived[metric]
-            return constant + sum(c * cost.get(m) for m, c in coefficients.items())
-
-        return float(min(value(chain_cost(c, self.space.shape)) for c in smallest_chains(self.space)))
+        costs = [chain_cost(c, self.space.shape) for c in smallest_chains(self.space)]
+        return float(min(self._derive(metric, c.get) if metric in self.derived else c.get(metric) for c in costs))
 
 
 def smallest_chains(space: ChainSpace) -> list[Chain]:

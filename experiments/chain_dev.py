@@ -24,12 +24,13 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["ArrowHead", "ItalyPowerDemand", "OSULeaf"])
     parser.add_argument("--variant", action="append", default=[], help="NAME=override,override,... (NAME= for none)")
     parser.add_argument("--random", type=int, default=3)
+    parser.add_argument("--set", nargs="*", default=[], help="overrides for every run, e.g. data.length=resample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("experiments/chain_dev"))
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
-        base = ["data=aeon", f"data.name={name}", f"seed={args.seed}", "space=chain", "select=none"]
+        base = ["data=aeon", f"data.name={name}", f"seed={args.seed}", "space=chain", "select=none", *args.set]
         first = None
         for variant in args.variant or ["default="]:
             label, _, sets = variant.partition("=")

@@ -127,8 +127,18 @@ class FoldPool:
         self.executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.executor.shutdown(cancel_futures=True)
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.executor.shutdown(cancel_futures=True)
+            return
+        # Interrupted (Ctrl-C, a scheduler's SIGTERM) or failed: a fold still fitting is of no use, and waiting
+        # for it kept a stopped run alive for minutes. The executor has no public way to stop its workers (3.14 will).
+        workers = list((self.executor._processes or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.kill()  # SIGKILL: a worker mid-fit runs Lightning's SIGTERM handler, which only sets a flag
+        for process in workers:
+            process.join()
 
     def cross_validate(self, cfg: RunConfig, arch: Architecture, shape: NetShape, base: DataSplits, folds: Folds,
                        share: float, known: dict[int, float] | None = None,

@@ -30,11 +30,14 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
-        base = ["data=aeon", f"data.name={name}", f"seed={args.seed}", "space=chain", "select=none", *args.set]
+        base = ["data=aeon", f"data.name={name}", f"seed={args.seed}", "space=chain", *args.set]
         first = None
         for variant in args.variant or ["default="]:
             label, _, sets = variant.partition("=")
-            r = run_product(args.out / name / label, [*base, *filter(None, sets.split(","))])
+            overrides = list(filter(None, sets.split(",")))
+            if not any(o.startswith("select=") for o in overrides):  # the searched chain alone, unless the variant selects
+                overrides.insert(0, "select=none")
+            r = run_product(args.out / name / label, [*base, *overrides])
             first = first or r
             rows.append((name, label, str(arch_from_dict(r["genotype"])),
                          r["model"]["params_deployed"], r.get("search", {}).get("val_acc"), r["train"]["test_acc"]))
@@ -44,7 +47,7 @@ def main() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.is_file():
                 path.write_text(json.dumps(random_chain(first, rng)))
-            r = run_product(path.parent, [*base, "stages=[train,export]", f"genotype={path}"])
+            r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
             accs.append(r["train"]["test_acc"])
             params.append(r["model"]["params_deployed"])
         if accs:

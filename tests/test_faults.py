@@ -101,3 +101,45 @@ def test_a_select_killed_midway_keeps_its_finished_folds(tmp_path, straight):
     resumed = _resume(run_dir, tmp_path)
     assert f"select: {finished} fold fits kept from before the resume" in resumed.stdout
     assert _outcome(run_dir) == straight
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (/proc: Linux, as CI)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_in_the_select_stage_ends_the_run_at_once(tmp_path):
+    """A scheduler's SIGTERM while folds are fitting: exit 143 within seconds, one line naming resume=, and no
+    fold worker left running (the pool used to wait for its running fits, minutes on a real archive)."""
+    run_dir = tmp_path / "run"
+    log = run_dir / "__main__.log"
+    args = [a for a in ARGS if not a.startswith("train.")] + ["train.steps=100000"]  # fold fits of minutes
+    proc = subprocess.Popen([sys.executable, "-m", "nas_lightning", *args, f"hydra.run.dir={run_dir}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not (log.is_file() and "select: rung 0" in log.read_text()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)  # the fold workers started and fitting
+    workers = _children(proc.pid)
+    assert workers and proc.poll() is None
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        for pid in [proc.pid, *workers]:
+            subprocess.run(["kill", "-9", str(pid)], stderr=subprocess.DEVNULL)
+    assert proc.returncode == 143 and time.monotonic() - stopped < 15
+    assert f"resume={run_dir}" in out.strip().splitlines()[-1] and "Traceback" not in out
+    time.sleep(1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]

@@ -108,6 +108,25 @@ def test_derived_chain_round_trips_through_its_json():
     assert {("dwsep", 1), ("conv", 2)} <= kinds  # the new layer kinds went through
 
 
+def test_derived_width_is_the_allowed_width_nearest_the_expected_one():
+    """The penalty prices the expected width; the derivation keeps that width, not the argmax's: half the
+    mass on the narrowest and half on the widest is the middle of the ladder, where argmax would take an end."""
+    space = space_for("F28P55")
+    ladder = list(space.widths)
+    logits = chain_logits(space, derive_chain(space, random_logits(space, random.Random(0))))
+    logits["op"] = torch.full_like(logits["op"], -1e9).masked_fill(space.banned("op"), float("-inf"))
+    logits["op"][:, OP_NAMES.index("conv_3")] = 0  # every layer present, a conv
+    logits["width"] = torch.full_like(logits["width"], -1e9)
+    logits["width"][:, 0] = logits["width"][:, -1] = 0  # p = 1/2 on the narrowest and the widest
+    logits["width"][:, -1] += 1e-3  # argmax: the widest
+    logits["width"] = logits["width"].masked_fill(space.banned("width"), float("-inf"))
+    chain = derive_chain(space, logits)
+    middle = min(ladder, key=lambda w: abs(w - (ladder[0] + ladder[-1]) / 2))
+    assert [layer.out for layer in chain.layers[:-1]] == [middle] * (space.depth - 1)
+    assert chain.layers[-1].out == ladder[-1]  # the head's row: only widths >= 16 allowed, all mass on the widest
+    assert middle not in (ladder[0], ladder[-1])
+
+
 def test_npu_derivation_is_legal_and_exports_clean(tmp_path):
     """Alphas that prefer stride 2 everywhere on a short input: the derivation keeps the global pool over
     > 2 samples; no dilated conv; the head >= 16 features; the exported graph passes the NPU rules."""

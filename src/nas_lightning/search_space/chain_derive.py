@@ -1,6 +1,8 @@
 """Alphas ⇄ chain genotypes of ``space=chain``.
 
-``derive_chain``: per layer the most probable allowed op, width and stride; skipped layers drop out.
+``derive_chain``: per layer the most probable allowed op and stride, and the allowed width nearest the expected
+width (the width the resource penalty priced: an argmax width can be 32 where the search paid for ~12, and the
+derived chain's cost then is not the one the search traded accuracy for); skipped layers drop out.
 If the strides would leave fewer than ``space.min_length`` samples for the head, the strided layers
 the alphas were least sure of are set back to stride 1 until they do (the NPU's global pool needs > 2).
 ``chain_logits`` is the inverse, one-hot logits that derive a given chain: it proves a chain (TI's
@@ -21,6 +23,9 @@ def derive_chain(space: ChainSpace, logits: dict[str, torch.Tensor]) -> Chain:
     """``logits``: by group (op, width, stride), (depth, choices), banned choices at -inf."""
     probs = {g: torch.softmax(logits[g].detach().float(), -1) for g in GROUPS}
     picks = {g: probs[g].argmax(-1).tolist() for g in GROUPS}
+    widths = torch.tensor([float(w) for w in space.widths])
+    distance = (probs["width"] @ widths)[:, None] - widths  # from the expected width, the one the penalty priced
+    picks["width"] = distance.abs().masked_fill(space.banned("width"), float("inf")).argmin(-1).tolist()
     kept: list[tuple[int, Layer]] = []
     for i in range(space.depth):
         op = CHAIN_OPS[OP_NAMES[picks["op"][i]]]

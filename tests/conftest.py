@@ -62,6 +62,21 @@ def run_cli(args: list[str], run_dir: Path, timeout: int = 300) -> subprocess.Co
     )
 
 
+def process_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a process from /proc (Linux, as CI); None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    stat = process_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
 def read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())
 

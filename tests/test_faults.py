@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import read_report, run_cli
+from conftest import process_stat, read_report, run_cli, running
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # a search of 2 epochs, a select of 5 candidates x 3 folds, a retrain checkpointed after every epoch
@@ -104,16 +104,9 @@ def test_a_select_killed_midway_keeps_its_finished_folds(tmp_path, straight):
 
 
 def _children(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid`` (/proc: Linux, as CI)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    """Live processes whose parent is ``pid``."""
+    stats = {int(p.name): process_stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    return [c for c, stat in stats.items() if stat is not None and stat[0] != "Z" and stat[1] == pid]
 
 
 @pytest.mark.slow
@@ -141,5 +134,4 @@ def test_sigterm_in_the_select_stage_ends_the_run_at_once(tmp_path):
     assert proc.returncode == 143 and time.monotonic() - stopped < 15
     assert f"resume={run_dir}" in out.strip().splitlines()[-1] and "Traceback" not in out
     time.sleep(1)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
-                and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not [pid for pid in workers if running(pid)]

@@ -4,14 +4,7 @@ import pytest
 
 from nas_lightning.stages.cross_validation import FoldPool
 
-
-def _running(pid: int) -> bool:
-    """The process exists and is not a zombie (/proc: Linux, as CI)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from conftest import running
 
 
 def test_an_interrupted_fold_pool_stops_its_workers_at_once():
@@ -27,6 +20,6 @@ def test_an_interrupted_fold_pool_stops_its_workers_at_once():
             raise RuntimeError("stopped")
     assert time.perf_counter() - started < 10
     deadline = time.perf_counter() + 5
-    while any(map(_running, pids)) and time.perf_counter() < deadline:
+    while any(map(running, pids)) and time.perf_counter() < deadline:
         time.sleep(0.1)
-    assert len(pids) == 2 and not any(map(_running, pids))
+    assert len(pids) == 2 and not any(map(running, pids))

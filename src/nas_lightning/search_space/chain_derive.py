@@ -22,7 +22,7 @@ ONE_HOT_LOW = -1e9  # softmax gives exactly 0 here in float32
 def derive_chain(space: ChainSpace, logits: dict[str, torch.Tensor]) -> Chain:
     """``logits``: by group (op, width, stride), (depth, choices), banned choices at -inf."""
     probs = {g: torch.softmax(logits[g].detach().float(), -1) for g in GROUPS}
-    picks = {g: probs[g].argmax(-1).tolist() for g in GROUPS}
+    picks = {g: probs[g].argmax(-1).tolist() for g in ("op", "stride")}
     widths = torch.tensor([float(w) for w in space.widths])
     distance = (probs["width"] @ widths)[:, None] - widths  # from the expected width, the one the penalty priced
     picks["width"] = distance.abs().masked_fill(space.banned("width"), float("inf")).argmin(-1).tolist()

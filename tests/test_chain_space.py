@@ -15,7 +15,7 @@ from nas_lightning.export.npu_rules import check_npu_rules
 from nas_lightning.export.onnx_graph import export_float
 from nas_lightning.search_space.architecture import arch_cost, arch_from_dict, build_net
 from nas_lightning.search_space.chain_cost import ExpectedChainCost
-from nas_lightning.search_space.chain_derive import chain_logits, derive_chain, random_chains, random_logits
+from nas_lightning.search_space.chain_derive import chain_logits, derive_chain, random_logits
 from nas_lightning.search_space.chain_space import OP_NAMES, STRIDES, ChainSpace, widths_up_to
 from nas_lightning.search_space.chain_supernet import ChainSuperNet
 from nas_lightning.search_space.layout import NetShape
@@ -171,53 +171,6 @@ def test_bad_space_values_are_refused(overrides, message):
 ])
 def test_mode_weight_defaults_per_space_and_yields_to_the_user(overrides, weight):
     assert compose_run_config(overrides).mode.weight == weight
-
-
-def test_random_chains_are_new_distinct_genotypes_of_the_space_drawn_by_the_seed():
-    space = space_for("F28P55")
-    searched = derive_chain(space, random_logits(space, random.Random(0)))
-    drawn = random_chains(space, 5, seed=7, taken=[searched])
-    names = [str(c) for c in drawn]
-    assert len(drawn) == 5 and len(set(names)) == 5 and str(searched) not in names
-    for chain in drawn:
-        assert derive_chain(space, chain_logits(space, chain)) == chain  # a genotype of the space
-    random.seed(123)  # the draws have their own stream: the global generators do not move them
-    torch.manual_seed(123)
-    assert [str(c) for c in random_chains(space, 5, seed=7, taken=[searched])] == names
-    assert [str(c) for c in random_chains(space, 5, seed=8, taken=[searched])] != names
-
-
-@pytest.mark.parametrize("overrides, draws", [
-    ([], 0),  # the cells draw nothing
-    (["space=chain"], 5),  # config.py SPACE_DRAWS
-    (["space=chain", "select.draws=2"], 2),
-    (["space=chain", "select.draws=0"], 0),
-])
-def test_select_draws_default_per_space(overrides, draws):
-    assert compose_run_config(overrides).select.draws == draws
-
-
-@pytest.mark.parametrize("overrides, message", [
-    (["select.draws=3"], "select.draws=3: only space=chain draws random genotypes"),
-    (["space=chain", "select.draws=-1"], "select.draws=-1"),
-])
-def test_bad_select_draws_are_refused(overrides, message):
-    with pytest.raises(UserInputError, match=message):
-        compose_run_config(overrides)
-
-
-@pytest.mark.slow  # a real CLI run with the select stage (make test-full)
-def test_drawn_chains_are_scored_beside_the_searched_one(tmp_path):
-    """space=chain's select stage scores the searched chain and select.draws random chains of the space,
-    each a different genotype, and deploys the one it chose."""
-    result = run_cli([*TINY, "space=chain", "device=host", "select=cv", "select.origins=[searched]",
-                      "select.alternatives=0", "select.draws=2", "select.folds=2", "select.rungs=1"], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    table = read_report(tmp_path)["select"]["candidates"]
-    assert [c["name"] for c in table] == ["searched", "drawn1", "drawn2"]
-    assert len({c["architecture"] for c in table}) == 3 and all(c["cv_mean"] is not None for c in table)
-    chosen = next(c for c in table if c["chosen"])
-    assert str(arch_from_dict(read_report(tmp_path)["genotype"])) == chosen["architecture"]
 
 
 @pytest.mark.slow  # a real CLI run (make test-full); the unit tests above cover the space

@@ -86,7 +86,7 @@ def _select(cfg, poison: bool, out_dir):
         dm.splits.x_test[:] = np.nan
         dm.splits.y_test[:] = 0
     shape = NetShape(MacroSpec.from_config(cfg.preset), dm.num_channels, dm.input_length, dm.num_classes)
-    return select_stage(cfg, dm, Device(cfg.device), None, shape, {}, out_dir).info
+    return select_stage(cfg, dm, Device(cfg.device), None, shape, [], out_dir).info
 
 
 def test_cross_validation_never_reads_the_test_split(tmp_path):

@@ -141,11 +141,6 @@ class SpaceConfig:
 # chains of ~160 params (ln range ~5.3), and at 1 its search kept those on every archive tried. 0.1 was chosen
 # among 1, 0.3, 0.1 and 0.03 on ArrowHead, ItalyPowerDemand and OSULeaf (docs/design_log.md, "A second search space").
 SPACE_WEIGHTS = {"cells": 1.0, "chain": 0.1}
-# select.draws when null, per space: random genotypes of the space the select stage scores beside the searched one.
-# On archives where the chain supernet's loss prefers strided, narrow chains (OSULeaf: 0.831 against random chains'
-# 0.919) five draws let cross-validation return a better one (0.950), and keep the searched one where it is better
-# (design log, "Random chains beside the searched one"). Only the chain space draws; the cells keep their select.
-SPACE_DRAWS = {"cells": 0, "chain": 5}
 
 
 @dataclass
@@ -289,11 +284,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.mode.weight is None:
             self.mode.weight = SPACE_WEIGHTS[self.space.name]
-        if self.select.draws is None:
-            self.select.draws = SPACE_DRAWS[self.space.name]
-        elif self.select.draws and self.space.name != "chain":
-            raise UserInputError(f"select.draws={self.select.draws}: only space=chain draws random genotypes "
-                                 "(space=cells: 0)")
         if self.threads is not None:
             at_least("threads", self.threads, 1)
         if not 0 <= self.seed <= SEED_MAX:

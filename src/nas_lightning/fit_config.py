@@ -131,7 +131,6 @@ class SelectConfig:
     rule: str = "paired_se"
     origins: list[str] = field(default_factory=lambda: list(SELECT_ORIGINS))
     alternatives: int = 1  # derived genotypes besides the searched argmax
-    draws: Optional[int] = None  # random genotypes of the space besides them; null: per space (config.py SPACE_DRAWS)
     eta: int = 3  # successive halving: each rung keeps 1 / eta of its candidates, at eta x the budget
     rungs: int = 3
     max_minutes: Optional[float] = 5.0  # wall clock of the whole stage; rungs stop early when it is spent
@@ -151,8 +150,6 @@ class SelectConfig:
             raise UserInputError(f"select.origins={list(self.origins)}: allowed values are non-empty subsets of "
                                  f"{list(SELECT_ORIGINS)}")
         at_least("select.alternatives", self.alternatives, 0)
-        if self.draws is not None:
-            at_least("select.draws", self.draws, 0)
         at_least("select.eta", self.eta, 2)
         at_least("select.rungs", self.rungs, 1)
         if self.max_minutes is not None and self.max_minutes <= 0:

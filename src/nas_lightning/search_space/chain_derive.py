@@ -11,8 +11,6 @@ standard models) is a genotype of the space, and gives the supernet's cost at th
 
 from __future__ import annotations
 
-import random
-
 import torch
 
 from .chain import Chain, Layer
@@ -80,21 +78,6 @@ def chain_logits(space: ChainSpace, chain: Chain) -> dict[str, torch.Tensor]:
     for g in GROUPS:
         logits[g] = logits[g].masked_fill(space.banned(g), float("-inf"))
     return logits
-
-
-def random_chains(space: ChainSpace, count: int, seed: int, taken: list[Chain]) -> list[Chain]:
-    """Up to ``count`` distinct random genotypes of the space, none of them in ``taken`` (the select stage's
-    draws). Seeded by ``seed`` on their own stream: the same seed draws the same chains, whatever else used
-    Python's or torch's generators."""
-    rng, seen, out = random.Random(f"select.draws:{seed}"), {str(c) for c in taken}, []
-    for _ in range(20 * count):  # a small space can have fewer distinct chains than asked for
-        if len(out) == count:
-            break
-        chain = derive_chain(space, random_logits(space, rng))
-        if str(chain) not in seen:
-            seen.add(str(chain))
-            out.append(chain)
-    return out
 
 
 def random_logits(space: ChainSpace, rng) -> dict[str, torch.Tensor]:

@@ -24,7 +24,6 @@ from ..modules.alpha_terms import ResourcePenalty
 from ..modules.search import DARTSSearchModule
 from ..search_space.architecture import Architecture
 from ..search_space.chain_cost import ExpectedChainCost
-from ..search_space.chain_derive import random_chains
 from ..search_space.chain_supernet import ChainSuperNet
 from ..search_space.cost import ExpectedCost
 from ..search_space.genotype import Genotype
@@ -37,7 +36,7 @@ from .trainer import budget, check_resumable, make_trainer
 class Searched:
     genotype: Architecture
     info: dict  # report.json's "search" block
-    alternatives: dict[str, Architecture]  # by name: other genotypes the supernet derived, and random draws
+    alternatives: list[Architecture]  # other genotypes the supernet derived, for the select stage
 
 
 def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, device: Device, out_dir: Path) -> Searched:
@@ -67,11 +66,7 @@ def search_stage(cfg: RunConfig, dm: TimeSeriesDataModule, shape: NetShape, devi
     }})
     repair = device.repair_flash if isinstance(genotype, Genotype) else lambda g, _: (g, [])
     genotype, repairs = repair(genotype, shape)
-    derived = [repair(g, shape)[0] for g in module.alternatives(cfg.select.alternatives)]
-    alternatives = {f"searched_alt{i}": g for i, g in enumerate(derived, start=1)}
-    if isinstance(net, ChainSuperNet):  # select.draws: random chains of the space, judged beside the searched one
-        drawn = random_chains(net.space, cfg.select.draws, cfg.seed, [genotype, *derived])
-        alternatives |= {f"drawn{i}": c for i, c in enumerate(drawn, start=1)}
+    alternatives = [repair(g, shape)[0] for g in module.alternatives(cfg.select.alternatives)]
     if trainer.is_global_zero:
         genotype.save(out_dir / "genotype.json")
         log_outcome(trainer.loggers, {"search/kept_val_acc": module.best_val_acc}, {"search_genotype": str(genotype)})

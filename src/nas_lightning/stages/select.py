@@ -84,12 +84,12 @@ def _runs_on(device: Device, arch: Architecture, shape: NetShape) -> bool:
 
 
 def candidates(cfg: RunConfig, device: Device, searched: Architecture | None, shape: NetShape,
-               alternatives: dict[str, Architecture]) -> list[Candidate]:
+               alternatives: list) -> list[Candidate]:
     found: list[Candidate] = []
     origins = cfg.select.origins
     if "searched" in origins and searched is not None:
         found.append(Candidate("searched", "searched", searched, shape))
-        found += [Candidate(name, "searched", g, shape) for name, g in alternatives.items()]
+        found += [Candidate(f"searched_alt{i}", "searched", g, shape) for i, g in enumerate(alternatives, start=1)]
     if "baseline" in origins:
         spec, _ = device.fit_spec(baseline_spec(cfg.model.width))
         found.append(Candidate("baseline", "baseline", baseline_genotype(cfg.model.width), shape.with_spec(spec)))
@@ -202,7 +202,7 @@ def _halving(cfg: RunConfig, dm: TimeSeriesDataModule, pool: list[Candidate], fo
 
 
 def select_stage(cfg: RunConfig, dm: TimeSeriesDataModule, device: Device, searched: Architecture | None,
-                 shape: NetShape, alternatives: dict[str, Architecture], out_dir: Path) -> Selected:
+                 shape: NetShape, alternatives: list, out_dir: Path) -> Selected:
     s = cfg.select
     started = time.perf_counter()
     everyone = candidates(cfg, device, searched, shape, alternatives)

@@ -1,7 +1,9 @@
 """How the chain search's method choices fare on archives no issue names (design log, "A second search space"):
 for each variant (a set of CLI overrides) and archive, one ``space=chain select=none`` run (search, retrain,
-test), beside K random chains of the same space retrained alike. Prints one row per run: the searched chain,
-its deployed parameters, the supernet's validation accuracy and the retrained test accuracy.
+test), beside K random chains of the same space retrained alike, and (``--matched K``) K random chains drawn
+within a factor 1.5 of the first variant's deployed parameters, to compare at equal size. Prints one row per
+run: the searched chain, its deployed parameters, the supernet's validation accuracy and the retrained test
+accuracy.
 
     python experiments/chain_dev.py --datasets ArrowHead ItalyPowerDemand OSULeaf --random 3 \\
         --variant default= --variant w0.1=mode.weight=0.1
@@ -12,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import statistics
+import sys
 from pathlib import Path
 
-from nas_lightning.search_space.architecture import arch_from_dict
+from nas_lightning.search_space.architecture import arch_cost, arch_from_dict
+from nas_lightning.search_space.layout import NetShape
+from figures import write_figure
 from quality import random_chain, run_product
 
 
@@ -24,9 +30,12 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["ArrowHead", "ItalyPowerDemand", "OSULeaf"])
     parser.add_argument("--variant", action="append", default=[], help="NAME=override,override,... (NAME= for none)")
     parser.add_argument("--random", type=int, default=3)
+    parser.add_argument("--matched", type=int, default=0, help="random chains within 1.5x the searched size")
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run, e.g. data.length=resample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("experiments/chain_dev"))
+    parser.add_argument("--figure", type=Path, help="also write the table there (docs/figures/...), under its command")
+    parser.add_argument("--note", default="", help="a line written under the command in --figure")
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
@@ -41,22 +50,43 @@ def main() -> None:
             first = first or r
             rows.append((name, label, str(arch_from_dict(r["genotype"])),
                          r["model"]["params_deployed"], r.get("search", {}).get("val_acc"), r["train"]["test_acc"]))
-        rng, accs, params = random.Random(0), [], []
-        for i in range(args.random):
-            path = args.out / name / f"random_{i}" / "random_genotype.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.is_file():
-                path.write_text(json.dumps(random_chain(first, rng)))
-            r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
-            accs.append(r["train"]["test_acc"])
-            params.append(r["model"]["params_deployed"])
-        if accs:
-            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-            rows.append((name, f"random x{len(accs)}", f"params {min(params):,}-{max(params):,}", round(statistics.mean(params)),
-                         None, f"{statistics.mean(accs):.3f} ± {sd:.3f}"))
-    print("| dataset | variant | genotype | deployed params | search val acc | test acc |\n| --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join("" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row) + " |")
+        rows += random_rows(args.out / name, "random", args.random, first, base, None)
+        rows += random_rows(args.out / name, "matched", args.matched, first, base, first["model"]["params_deployed"])
+    table = "\n".join(["| dataset | variant | genotype | deployed params | search val acc | test acc |",
+                       "| --- | --- | --- | --- | --- | --- |",
+                       *("| " + " | ".join("" if v is None else (f"{v:.3f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int)
+                                             else str(v)) for v in row) + " |" for row in rows)])
+    print(table)
+    if args.figure:
+        argv = sys.argv[1:]
+        if args.note:  # the note is written under the command, not in it
+            at = argv.index("--note")
+            argv = argv[:at] + argv[at + 2:]
+        write_figure(args.figure, f"{args.note}\n\n{table}" if args.note else table, shlex.join(["python", sys.argv[0], *argv]))
+
+
+def random_rows(where: Path, label: str, k: int, first: dict, base: list[str], size: int | None) -> list[tuple]:
+    """K random chains of the space of the ``first`` run, retrained alike; with ``size``, only chains whose
+    deployed parameters are within a factor 1.5 of it (rejection sampling)."""
+    rng, accs, params = random.Random(0), [], []
+    d = first["data"]
+    shape = NetShape(None, d["channels"], d["length"], len(d["classes"]))
+    for i in range(k):
+        path = where / f"{label}_{i}" / "random_genotype.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while not path.is_file():
+            genotype = random_chain(first, rng)
+            deployed = arch_cost(arch_from_dict(genotype), shape).deployed
+            if size is None or size / 1.5 <= deployed <= size * 1.5:
+                path.write_text(json.dumps(genotype))
+        r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
+        accs.append(r["train"]["test_acc"])
+        params.append(r["model"]["params_deployed"])
+    if not accs:
+        return []
+    sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    return [(where.name, f"{label} x{len(accs)}", f"params {min(params):,}-{max(params):,}", round(statistics.mean(params)),
+             None, f"{statistics.mean(accs):.3f} ± {sd:.3f}")]
 
 
 if __name__ == "__main__":

@@ -24,13 +24,15 @@ from nas_lightning.search_space.layout import NetShape
 from figures import write_figure
 from quality import random_chain, run_product
 
+SIZE_FACTOR = 1.5  # --matched: "the searched chain's size" within this factor either way
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["ArrowHead", "ItalyPowerDemand", "OSULeaf"])
     parser.add_argument("--variant", action="append", default=[], help="NAME=override,override,... (NAME= for none)")
     parser.add_argument("--random", type=int, default=3)
-    parser.add_argument("--matched", type=int, default=0, help="random chains within 1.5x the searched size")
+    parser.add_argument("--matched", type=int, default=0, help=f"random chains within {SIZE_FACTOR}x the searched size")
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run, e.g. data.length=resample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("experiments/chain_dev"))
@@ -53,21 +55,22 @@ def main() -> None:
         rows += random_rows(args.out / name, "random", args.random, first, base, None)
         rows += random_rows(args.out / name, "matched", args.matched, first, base, first["model"]["params_deployed"])
     table = "\n".join(["| dataset | variant | genotype | deployed params | search val acc | test acc |",
-                       "| --- | --- | --- | --- | --- | --- |",
-                       *("| " + " | ".join("" if v is None else (f"{v:.3f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int)
-                                             else str(v)) for v in row) + " |" for row in rows)])
+                       "| --- | --- | --- | --- | --- | --- |", *("| " + " | ".join(map(_cell, row)) + " |" for row in rows)])
     print(table)
-    if args.figure:
-        argv = sys.argv[1:]
-        if args.note:  # the note is written under the command, not in it
-            at = argv.index("--note")
-            argv = argv[:at] + argv[at + 2:]
-        write_figure(args.figure, f"{args.note}\n\n{table}" if args.note else table, shlex.join(["python", sys.argv[0], *argv]))
+    if args.figure:  # the note goes under the command line, not into it
+        argv = [a for i, a in enumerate(sys.argv) if not a.startswith("--note") and sys.argv[i - 1] != "--note"]
+        write_figure(args.figure, f"{args.note}\n\n{table}" if args.note else table, shlex.join(["python", *argv]))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def random_rows(where: Path, label: str, k: int, first: dict, base: list[str], size: int | None) -> list[tuple]:
     """K random chains of the space of the ``first`` run, retrained alike; with ``size``, only chains whose
-    deployed parameters are within a factor 1.5 of it (rejection sampling)."""
+    deployed parameters are within a factor ``SIZE_FACTOR`` of it (rejection sampling)."""
     rng, accs, params = random.Random(0), [], []
     d = first["data"]
     shape = NetShape(None, d["channels"], d["length"], len(d["classes"]))
@@ -77,7 +80,7 @@ def random_rows(where: Path, label: str, k: int, first: dict, base: list[str], s
         while not path.is_file():
             genotype = random_chain(first, rng)
             deployed = arch_cost(arch_from_dict(genotype), shape).deployed
-            if size is None or size / 1.5 <= deployed <= size * 1.5:
+            if size is None or size / SIZE_FACTOR <= deployed <= size * SIZE_FACTOR:
                 path.write_text(json.dumps(genotype))
         r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
         accs.append(r["train"]["test_acc"])

@@ -77,11 +77,12 @@ def random_rows(where: Path, label: str, k: int, first: dict, base: list[str], s
     for i in range(k):
         path = where / f"{label}_{i}" / "random_genotype.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        while not path.is_file():
+        while True:  # drawn even when cached, so that the i-th chain is the same however many ran before
             genotype = random_chain(first, rng)
-            deployed = arch_cost(arch_from_dict(genotype), shape).deployed
-            if size is None or size / SIZE_FACTOR <= deployed <= size * SIZE_FACTOR:
-                path.write_text(json.dumps(genotype))
+            if size is None or size / SIZE_FACTOR <= arch_cost(arch_from_dict(genotype), shape).deployed <= size * SIZE_FACTOR:
+                break
+        if not path.is_file():
+            path.write_text(json.dumps(genotype))
         r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
         accs.append(r["train"]["test_acc"])
         params.append(r["model"]["params_deployed"])

@@ -12,7 +12,6 @@ accuracy.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shlex
 import statistics
@@ -20,9 +19,8 @@ import sys
 from pathlib import Path
 
 from nas_lightning.search_space.architecture import arch_cost, arch_from_dict
-from nas_lightning.search_space.layout import NetShape
 from figures import write_figure
-from quality import random_chain, run_product
+from quality import chain_space_of, random_chain, run_product
 
 SIZE_FACTOR = 1.5  # --matched: "the searched chain's size" within this factor either way
 
@@ -72,17 +70,16 @@ def random_rows(where: Path, label: str, k: int, first: dict, base: list[str], s
     """K random chains of the space of the ``first`` run, retrained alike; with ``size``, only chains whose
     deployed parameters are within a factor ``SIZE_FACTOR`` of it (rejection sampling)."""
     rng, accs, params = random.Random(0), [], []
-    d = first["data"]
-    shape = NetShape(None, d["channels"], d["length"], len(d["classes"]))
+    space = chain_space_of(first) if k else None
     for i in range(k):
         path = where / f"{label}_{i}" / "random_genotype.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         while True:  # drawn even when cached, so that the i-th chain is the same however many ran before
-            genotype = random_chain(first, rng)
-            if size is None or size / SIZE_FACTOR <= arch_cost(arch_from_dict(genotype), shape).deployed <= size * SIZE_FACTOR:
+            chain = random_chain(space, rng)
+            if size is None or size / SIZE_FACTOR <= arch_cost(chain, space.shape).deployed <= size * SIZE_FACTOR:
                 break
         if not path.is_file():
-            path.write_text(json.dumps(genotype))
+            chain.save(path)
         r = run_product(path.parent, [*base, "select=none", "stages=[train,export]", f"genotype={path}"])
         accs.append(r["train"]["test_acc"])
         params.append(r["model"]["params_deployed"])

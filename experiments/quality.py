@@ -62,11 +62,10 @@ def random_genotype(nodes: int, fanout: int, banned: list[str], rng: random.Rand
     return {"normal": cell(), "reduce": cell(), "normal_concat": concat, "reduce_concat": concat}
 
 
-def random_chain(final: dict, rng: random.Random) -> dict:
-    """A random genotype of the chain space the ``final`` run searched (its preset, device and data shape)."""
+def chain_space_of(final: dict):
+    """The chain space the ``final`` run searched (its preset, device, space keys and data shape)."""
     from nas_lightning.config import register, validate
     from nas_lightning.config_files import compose_config
-    from nas_lightning.search_space.chain_derive import derive_chain, random_logits
     from nas_lightning.search_space.layout import NetShape
 
     register()
@@ -74,8 +73,14 @@ def random_chain(final: dict, rng: random.Random) -> dict:
     cfg = validate(compose_config(["space=chain", f"device={c['device']['name']}", f"preset={c['preset']['name']}",
                                    *(f"space.{k}={'null' if v is None else v}" for k, v in c["space"].items() if k != "name")]))
     d = final["data"]
-    space = Device(cfg.device).chain_space(cfg.space, cfg.preset.name, NetShape(None, d["channels"], d["length"], len(d["classes"])))
-    return json.loads(derive_chain(space, random_logits(space, rng)).to_json())
+    return Device(cfg.device).chain_space(cfg.space, cfg.preset.name, NetShape(None, d["channels"], d["length"], len(d["classes"])))
+
+
+def random_chain(space, rng: random.Random):
+    """A random genotype of the chain ``space``: every layer an allowed op, width and stride, drawn uniformly."""
+    from nas_lightning.search_space.chain_derive import derive_chain, random_logits
+
+    return derive_chain(space, random_logits(space, rng))
 
 
 def row(report: dict) -> dict:
@@ -106,12 +111,13 @@ def study(name: str, out: Path, k: int, extra: list[str], seed: int, random_seed
     preset = final["config"]["preset"]
     banned = NPU_BANNED_OPS if final["device"]["has_npu"] else []
     rng = random.Random(random_seed)
+    space = chain_space_of(final) if final["config"]["space"]["name"] == "chain" else None
     randoms = []
     for i in range(k if first else 0):
         run_dir = where / f"random_{i}"
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / "random_genotype.json"
-        genotype = (random_chain(final, rng) if final["config"]["space"]["name"] == "chain"
+        genotype = (json.loads(random_chain(space, rng).to_json()) if space is not None
                     else random_genotype(preset["nodes_per_layer"], preset["fanout_concat"], banned, rng))
         path.write_text(json.dumps(genotype))
         randoms.append(row(run_product(run_dir, [*base, "stages=[train,export]", f"genotype={path}"])))

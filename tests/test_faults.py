@@ -105,8 +105,8 @@ def test_a_select_killed_midway_keeps_its_finished_folds(tmp_path, straight):
 
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid``."""
-    stats = {int(p.name): process_stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
-    return [c for c, stat in stats.items() if stat is not None and stat[0] != "Z" and stat[1] == pid]
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [c for c in pids if (process_stat(c) or ("", 0))[1] == pid and running(c)]
 
 
 @pytest.mark.slow
